@@ -1,0 +1,41 @@
+# make run: set up, then serve the chat app.  make test: set up with test extras, then run the tests.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup setup-test run test bench index clean-index
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+
+$(VENV)/.stamp-main: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-main
+	$(BIN)/pip install -q -e '.[test]'
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: could not install Debian's chromium; browser tests will be skipped"
+	touch $@
+
+index/default/CURRENT: | $(VENV)/.stamp-main
+	$(BIN)/rag ingest corpus/ --index index/default
+
+setup: $(VENV)/.stamp-main index/default/CURRENT
+
+setup-test: setup $(VENV)/.stamp-test
+
+run: setup
+	$(BIN)/python app.py
+
+test: setup-test
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/retrieval.py

@@ -1,0 +1,57 @@
+"""The library API that the CLI and the UI call: build an index, search, ask, verify."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rag.embed import Embedder
+from rag.ingest import IngestReport, Progress, ingest
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import Index, load_index
+from rag.types import ScoredPassage
+
+
+class Engine:
+    """A loaded index with its embedding model and retriever, shared by every request."""
+
+    def __init__(self, settings: Settings, index: Index | None = None, embedder: Embedder | None = None):
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.embedding)
+        self.index = index or load_index(settings.index_dir, settings)
+        self.retriever = Retriever(self.index, self.embedder, settings.retrieval)
+        self._lock = threading.Lock()
+
+    def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
+        """Ranked passages for a question."""
+        return self.retriever.search(question, k)
+
+    def ingest(self, paths: list[Path], progress: Progress | None = None, remove_missing: bool = False) -> IngestReport:
+        """Add or update files in this engine's index, then reload it."""
+        with self._lock:
+            report = ingest(paths, self.settings, self.settings.index_dir, self.embedder,
+                            progress=progress, remove_missing=remove_missing)
+            if report.changed:
+                self.reload()
+            return report
+
+    def reload(self) -> None:
+        """Load the index again from disk (after another process or call changed it)."""
+        self.index = load_index(self.settings.index_dir, self.settings)
+        self.retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
+
+
+def build_index(settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None,
+                rebuild: bool = False, embedder: Embedder | None = None) -> IngestReport:
+    """Build or update the index at settings.index_dir from `paths` (default: the bundled corpus)."""
+    return ingest(paths or [settings.corpus_dir], settings, settings.index_dir, embedder, rebuild=rebuild, progress=progress)
+
+
+def ensure_index(settings: Settings, progress: Progress | None = None) -> IngestReport | None:
+    """Build the default index from the bundled corpus if none exists; None if one was there."""
+    from rag.store import current_generation
+
+    if current_generation(Path(settings.index_dir)) is not None:
+        return None
+    return build_index(settings, progress=progress)

@@ -1,0 +1,63 @@
+"""The `rag` command line: a thin layer over rag.api. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+# Modules that each define `register(subparsers)`; commands set `func(args, settings) -> int`.
+COMMAND_MODULES = ["rag.cli.index_commands", "rag.cli.search_commands", "rag.cli.answer_commands",
+                   "rag.cli.verify_commands"]
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the command line's --index and --generator on top."""
+    settings = Settings()
+    if getattr(args, "index", None):
+        settings.index_dir = Path(args.index)
+    if getattr(args, "generator", None):
+        settings.answer.generator = args.generator
+    return settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Answer questions about a document collection with verified quotations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rag` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, settings_from(args))
+    except RagError as e:
+        if os.environ.get("RAG_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def add_index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", help="index folder (default: index/default in the project, or RAG_INDEX_DIR)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

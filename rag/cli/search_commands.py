@@ -1,0 +1,100 @@
+"""`rag search`, `rag retrieve --eval` and `rag eval retrieval`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rag.api import Engine
+from rag.cli import add_index_option
+from rag.evaluation import cross_doc_coverage, load_items, retrieval_scores
+from rag.settings import PROJECT_ROOT
+
+DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("search", help="ranked passages for a question, with citations")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_index_option(p)
+    p.set_defaults(func=run_search)
+
+    p = sub.add_parser("retrieve", help="run the questions of an eval file and write ranked passages as JSONL")
+    p.add_argument("--eval", type=Path, required=True, dest="eval_file")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--out", type=Path, required=True)
+    add_index_option(p)
+    p.set_defaults(func=run_retrieve)
+
+    p = sub.add_parser("eval", help="score retrieval, answers or claims on an eval file")
+    p.add_argument("what", choices=["retrieval", "answers", "claims"])
+    p.add_argument("--eval", type=Path, default=DEFAULT_EVAL, dest="eval_file")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--generator", help="answer generator (answers and claims)")
+    add_index_option(p)
+    p.set_defaults(func=run_eval)
+
+
+def passage_json(sp) -> dict:
+    p = sp.passage
+    return {"doc": p.doc.file, "text": p.text, "start": p.start, "end": p.end, "citation": p.citation,
+            "location": p.location, "score": round(sp.score, 5)}
+
+
+def run_search(args: argparse.Namespace, settings) -> int:
+    results = Engine(settings).search(args.question, args.k)
+    if args.json:
+        print(json.dumps([passage_json(r) for r in results], ensure_ascii=False, indent=1))
+        return 0
+    for rank, r in enumerate(results, start=1):
+        print(f"[{rank}] {r.score:.4f}  {r.passage.citation}\n    {r.passage.location}")
+        print("    " + r.passage.text.replace("\n\n", " ")[:600] + "\n")
+    if not results:
+        print("no passages found")
+    return 0
+
+
+def retrieve_all(engine: Engine, items: list[dict], k: int) -> list[dict]:
+    rows = []
+    for item in items:
+        t0 = time.perf_counter()
+        results = engine.search(item["question"], k)
+        rows.append({"id": item["id"], "ranked": [passage_json(r) for r in results],
+                     "latency_ms": round((time.perf_counter() - t0) * 1e3, 2)})
+    return rows
+
+
+def run_retrieve(args: argparse.Namespace, settings) -> int:
+    rows = retrieve_all(Engine(settings), load_items(args.eval_file, "question"), args.k)
+    args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    print(f"wrote {len(rows)} items to {args.out}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings) -> int:
+    if args.what == "retrieval":
+        items = load_items(args.eval_file, "question")
+        rows = retrieve_all(Engine(settings), items, max(args.k, 10))
+        ranked = {r["id"]: r["ranked"] for r in rows}
+        print(format_scores(retrieval_scores(items, ranked)))
+        done, total = cross_doc_coverage(items, ranked)
+        print(f"cross-doc questions with evidence from every gold document in the top 10: {done}/{total}")
+        return 0
+    from rag.cli.answer_commands import run_eval_answers
+    from rag.cli.verify_commands import run_eval_claims
+
+    return (run_eval_answers if args.what == "answers" else run_eval_claims)(args, settings)
+
+
+def format_scores(scores: dict) -> str:
+    """A table of scores by group (all first)."""
+    columns = [c for c in next(iter(scores.values())) if c != "n"]
+    lines = [f"{'group':<14}{'n':>4}" + "".join(f"{c:>12}" for c in columns)]
+    for name in sorted(scores, key=lambda n: (n != "all", n)):
+        row = scores[name]
+        lines.append(f"{name:<14}{row['n']:>4}" + "".join(f"{row[c]:>12.3f}" for c in columns))
+    return "\n".join(lines)

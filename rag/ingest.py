@@ -1,0 +1,188 @@
+"""Ingest: load, clean, chunk and embed files, updating only what changed, then swap the index in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import chunk_document, parse_document
+from rag.embed import Embedder
+from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
+from rag.loaders import SUPPORTED, document_info, load_file, read_catalog
+from rag.settings import Settings
+from rag.store import embedding_text, load_index, write_index
+from rag.types import Passage
+
+Progress = Callable[[str, int, int], None]  # (stage/file, done, total)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the closing summary."""
+
+    indexed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note) e.g. encoding used
+    files: int = 0
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=lambda: {"clean": 0.0, "embed": 0.0, "index": 0.0})
+    changed: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.skipped)
+
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to ingest under the given paths (folders recursively), and paths that cannot be used."""
+    files, problems = [], []
+    for path in map(Path, paths):
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                if f.is_file() and f.name != "catalog.toml" and not f.name.startswith("."):
+                    files.append(f)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append((str(path), "no such file or folder"))
+    return files, problems
+
+
+def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
+           rebuild: bool = False, progress: Progress | None = None, remove_missing: bool = True) -> IngestReport:
+    """Bring the index in line with the files under `paths`.
+
+    Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
+    embedded; files that were ingested from these folders and are gone are removed (with
+    remove_missing). Files indexed from elsewhere (uploads) are kept.
+    """
+    began = time.perf_counter()
+    index_dir = Path(index_dir or settings.index_dir)
+    report = IngestReport()
+    files, report.skipped = collect_files(paths)
+    old = None if rebuild else _previous_index(index_dir, settings)
+    old_files = old.manifest["files"] if old else {}
+    kept_files: dict[str, dict] = {}
+    kept_passages: dict[str, list[Passage]] = {}
+    kept_rows: dict[str, np.ndarray] = {}
+    texts: dict[str, str] = {}
+    to_embed: list[Passage] = []
+    seen_hashes: dict[str, str] = {}
+    catalogs: dict[Path, dict] = {}
+    embedder_box = [embedder]
+
+    def get_embedder() -> Embedder:
+        if embedder_box[0] is None:
+            embedder_box[0] = Embedder(settings.embedding)
+        return embedder_box[0]
+
+    for n, path in enumerate(files, start=1):
+        if progress:
+            progress(path.name, n - 1, len(files))
+        t0 = time.perf_counter()
+        try:
+            if path.suffix.lower() not in SUPPORTED:
+                raise RagError(f"unsupported file type {path.suffix or '(none)'}; use .txt, .md, .html or .pdf")
+            loaded = load_file(path)
+        except RagError as e:
+            report.skipped.append((str(path), str(e)))
+            continue
+        name = path.name
+        if loaded.sha256 in seen_hashes:
+            report.skipped.append((str(path), f"same content as {seen_hashes[loaded.sha256]}; indexed once"))
+            continue
+        if name in kept_files:
+            report.skipped.append((str(path), f"another file named {name} was already ingested in this run"))
+            continue
+        seen_hashes[loaded.sha256] = str(path)
+        for note in loaded.notes:
+            report.notes.append((name, note))
+        texts[name] = loaded.text
+        entry = {"sha256": loaded.sha256, "source": str(path.resolve()), "encoding": loaded.encoding}
+        previous = old_files.get(name)
+        if old and previous and previous["sha256"] == loaded.sha256:
+            kept_passages[name] = old.passages_of(name)
+            kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
+            kept_files[name] = {**entry, "doc_id": previous["doc_id"], "passages": len(kept_passages[name])}
+            report.unchanged.append(name)
+            report.timings["clean"] += time.perf_counter() - t0
+            continue
+        folder = path.parent.resolve()
+        if folder not in catalogs:
+            catalogs[folder] = read_catalog(folder)
+        info = document_info(loaded, catalogs[folder])
+        parsed = parse_document(loaded, info)
+        passages = chunk_document(parsed, get_embedder().count_tokens, settings.chunking)
+        if not passages:
+            report.skipped.append((str(path), "no text to index"))
+            del texts[name]
+            continue
+        kept_passages[name] = passages
+        kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages)}
+        to_embed.extend(passages)
+        report.indexed.append(name)
+        report.timings["clean"] += time.perf_counter() - t0
+
+    roots = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    explicit = {Path(p).resolve() for p in paths if Path(p).is_file()}
+    for name, entry in old_files.items():
+        if name in kept_files:
+            continue
+        source = Path(entry["source"])
+        owned = any(source.is_relative_to(r) for r in roots) or source in explicit
+        if remove_missing and owned:
+            report.removed.append(name)
+        else:
+            kept_files[name] = entry
+            kept_passages[name] = old.passages_of(name)
+            kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
+            texts[name] = old.document_text(name)
+
+    report.changed = bool(report.indexed or report.removed or rebuild or old is None)
+    if report.changed:
+        t0 = time.perf_counter()
+        if progress:
+            progress("embedding", 0, len(to_embed))
+        new_vectors = get_embedder().embed_documents([embedding_text(p) for p in to_embed]) if to_embed else None
+        report.timings["embed"] = time.perf_counter() - t0
+        report.embedded = len(to_embed)
+        t0 = time.perf_counter()
+        new_rows = {}
+        if new_vectors is not None:
+            offset = 0
+            for name in report.indexed:
+                count = len(kept_passages[name])
+                new_rows[name] = new_vectors[offset : offset + count]
+                offset += count
+        order = sorted(kept_files)
+        all_passages = [p for name in order for p in kept_passages[name]]
+        rows = [kept_rows.get(name, new_rows.get(name)) for name in order]
+        dim = get_embedder().dimension if new_vectors is not None or not rows else rows[0].shape[1]
+        embeddings = np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+        write_index(index_dir, settings, {n: kept_files[n] for n in order}, all_passages, embeddings,
+                    {n: texts[n] for n in order})
+        report.timings["index"] = time.perf_counter() - t0
+    report.files = len(kept_files)
+    report.passages = sum(len(kept_passages[n]) for n in kept_files)
+    report.seconds = time.perf_counter() - began
+    if progress:
+        progress("done", len(files), len(files))
+    return report
+
+
+def _previous_index(index_dir: Path, settings: Settings):
+    """The current index to update, or None when there is none or it cannot be reused."""
+    try:
+        return load_index(index_dir, settings)
+    except IndexNotFound:
+        return None
+    except (ManifestMismatch, IndexCorrupt):
+        return None  # rebuilt from scratch; the report says so through `changed`

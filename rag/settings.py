@@ -1,0 +1,69 @@
+"""All settings in one object, read from defaults, then RAG_* environment variables (nested with __)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Group):
+    model_path: str = Field(default="", description="Folder of a sentence-transformers model; empty = the bundled all-MiniLM-L6-v2")
+    model_name: str = Field(default="all-MiniLM-L6-v2", description="Name recorded in the index manifest")
+    batch_size: int = Field(default=64, description="Texts per embedding batch at ingest")
+    ingest_threads: int = Field(default=0, description="Torch threads during ingest (0 = all cores)")
+    query_threads: int = Field(default=1, description="Torch threads for question embedding; 1 stays fast under contention")
+    quantize: bool = Field(default=True, description="int8 dynamic quantization of linear layers (about 2x faster on CPU)")
+
+
+class ChunkingSettings(_Group):
+    max_tokens: int = Field(default=160, description="Target chunk size in model tokens (the model truncates at 256)")
+    overlap_sentences: int = Field(default=1, description="Sentences repeated at the start of the next chunk")
+    version: str = Field(default="3", description="Chunker version; an index built by another version must be rebuilt")
+
+
+class RetrievalSettings(_Group):
+    k: int = Field(default=10, description="Passages returned")
+    candidates: int = Field(default=50, description="Candidates taken from each of dense and BM25 search before fusion")
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant")
+    dense_weight: float = Field(default=1.0, description="Weight of the dense ranking in fusion")
+    bm25_weight: float = Field(default=1.0, description="Weight of the BM25 ranking in fusion")
+    max_question_chars: int = Field(default=2000, description="Longer questions are cut to this length for search")
+
+
+class AnswerSettings(_Group):
+    generator: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(default="extractive", description="Answer generator")
+    max_quotes: int = Field(default=3, description="Quotations in an extractive answer")
+    passages_in_prompt: int = Field(default=6, description="Passages shown to the generator")
+    abstain_threshold: float = Field(default=0.0, description="Extractive evidence score below which the answer abstains (calibrated)")
+    openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
+    openai_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server")
+    openai_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server")
+    ollama_base_url: str = Field(default="http://127.0.0.1:11434", description="Ollama server URL")
+    ollama_model: str = Field(default="llama3.2", description="Ollama model name")
+    llamacpp_model_path: str = Field(default="", description="GGUF file for the in-process llama.cpp generator")
+    max_tokens: int = Field(default=512, description="Most tokens an LLM may generate")
+    temperature: float = Field(default=0.1, description="LLM sampling temperature")
+    timeout_s: float = Field(default=120.0, description="LLM request timeout in seconds")
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant. Entry points take one of these explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid")
+
+    index_dir: Path = Field(default=PROJECT_ROOT / "index" / "default", description="Where the index lives")
+    corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="The bundled corpus (with catalog.toml)")
+    prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
