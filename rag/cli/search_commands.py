@@ -84,10 +84,13 @@ def run_eval(args: argparse.Namespace, settings) -> int:
         done, total = cross_doc_coverage(items, ranked)
         print(f"cross-doc questions with evidence from every gold document in the top 10: {done}/{total}")
         return 0
-    from rag.cli.answer_commands import run_eval_answers
+    if args.what == "answers":
+        from rag.cli.answer_commands import run_eval_answers
+
+        return run_eval_answers(args, settings)
     from rag.cli.verify_commands import run_eval_claims
 
-    return (run_eval_answers if args.what == "answers" else run_eval_claims)(args, settings)
+    return run_eval_claims(args, settings)
 
 
 def format_scores(scores: dict) -> str:

@@ -1,0 +1,104 @@
+"""The default answer generator: no LLM, no network. It answers with the retrieved sentences that
+best answer the question, quoted verbatim and joined by short connective text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from rag.chunking import split_sentences
+from rag.embed import Embedder
+from rag.generation import Draft, DraftQuote
+from rag.settings import AnswerSettings
+from rag.types import ScoredPassage
+
+_STOP = set("""a an the of in on at to for from by with and or but is are was were be been being do does did
+what which who whom whose when where why how that this these those it its their there they them he she his her
+as than then so such not no any all some about into over under between during after before according did
+would could should can may might will shall has have had one two also more most much many very""".split())
+MIN_QUOTE_WORDS = 6
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case content words, crudely stemmed (plural s dropped), for overlap measures."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if w not in _STOP and len(w) > 1}
+
+
+class ExtractiveGenerator:
+    """Scores the sentences of the retrieved passages against the question and quotes the best ones."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None):
+        self.embedder = embedder
+        self.settings = settings or AnswerSettings()
+
+    def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
+        picked, evidence = self.select(question, passages)
+        if not picked or evidence < self.settings.abstain_threshold:
+            return Draft(text="", abstained=True)
+        return compose(picked, passages)
+
+    def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str | Draft]:
+        yield self.draft(question, passages)
+
+    def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
+        """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one."""
+        candidates = []  # (passage no., sentence text, rank prior)
+        for number, sp in enumerate(passages, start=1):
+            for para in sp.passage.text.split("\n\n"):
+                for a, b in split_sentences(para):
+                    sentence = para[a:b].strip()
+                    if len(sentence.split()) >= MIN_QUOTE_WORDS:
+                        candidates.append((number, sentence, 1.0 / (number + 1)))
+        if not candidates:
+            return [], 0.0
+        q_vec = self.embedder.embed_query(question)
+        s_vecs = self.embedder.embed_documents([c[1] for c in candidates])
+        dense = s_vecs @ q_vec
+        q_words = content_words(question)
+        lexical = np.array([len(q_words & content_words(c[1])) / max(len(q_words), 1) for c in candidates])
+        prior = np.array([c[2] for c in candidates])
+        scores = dense + 0.35 * lexical + 0.25 * prior
+        order = np.argsort(-scores)
+        chosen: list[int] = []
+        for i in order:
+            if len(chosen) == self.settings.max_quotes:
+                break
+            if any(float(s_vecs[i] @ s_vecs[j]) > 0.85 for j in chosen):
+                continue  # nearly the same sentence again
+            if chosen and scores[i] < scores[chosen[0]] - 0.25:
+                break  # much weaker than the best: leave it out
+            chosen.append(int(i))
+        evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
+        return [(candidates[i][0], candidates[i][1]) for i in chosen], evidence
+
+
+def compose(picked: list[tuple[int, str]], passages: list[ScoredPassage]) -> Draft:
+    """Answer text: the quotations, grouped by work, with short connective phrases between them."""
+    lines, quotes, last_doc = [], [], None
+    for n, (number, sentence) in enumerate(picked, start=1):
+        doc = passages[number - 1].passage.doc
+        marker = f"{{{{Q{n}}}}}"
+        quotes.append(DraftQuote(text=sentence, passage=number, marker=marker))
+        who = _short_author(doc.author) or doc.short_title()
+        year = f" ({doc.year})" if doc.year else ""
+        if doc.file == last_doc:
+            lead = f"{who} continues:"
+        elif n == 1:
+            lead = f"According to {who}{year}:"
+        else:
+            lead = f"{who}{year} also writes:"
+        lines.append(f"{lead} {marker}")
+        last_doc = doc.file
+    return Draft(text="\n\n".join(lines), quotes=quotes)
+
+
+def _short_author(author: str) -> str:
+    """Surnames for running text: "Lewis Siegelbaum and Ronald Grigor Suny" -> "Siegelbaum and Suny"."""
+    people = [p.strip() for p in re.split(r",| and ", author) if p.strip()]
+    names = [p.split()[-1] for p in people]
+    return " and ".join(names)
