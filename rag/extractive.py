@@ -56,12 +56,16 @@ class ExtractiveGenerator:
                         candidates.append((number, sentence, 1.0 / (number + 1)))
         if not candidates:
             return [], 0.0
-        q_vec = self.embedder.embed_query(question)
-        s_vecs = self.embedder.embed_documents([c[1] for c in candidates])
-        dense = s_vecs @ q_vec
         q_words = content_words(question)
         lexical = np.array([len(q_words & content_words(c[1])) / max(len(q_words), 1) for c in candidates])
         prior = np.array([c[2] for c in candidates])
+        # Embedding every sentence is the slow part: embed only the most promising ones.
+        keep = np.argsort(-(lexical + prior))[: self.settings.sentences_embedded]
+        candidates = [candidates[i] for i in keep]
+        lexical, prior = lexical[keep], prior[keep]
+        q_vec = self.embedder.embed_query(question)
+        s_vecs = self.embedder.embed_documents([c[1] for c in candidates])
+        dense = s_vecs @ q_vec
         scores = dense + 0.35 * lexical + 0.25 * prior
         order = np.argsort(-scores)
         chosen: list[int] = []

@@ -1,16 +1,19 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) search over the same passages, fused by rank."""
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) search over the same chunks, fused by rank,
+then grown into distinct passages that include each hit's neighbouring chunks for context."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import unicodedata
+from collections import defaultdict
 
 from rag.embed import Embedder
 from rag.errors import BadInput
 from rag.settings import RetrievalSettings
 from rag.store import Index, bm25_tokenize
-from rag.types import ScoredPassage
+from rag.types import Passage, ScoredPassage
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -24,6 +27,12 @@ def clean_question(question: str, max_chars: int) -> str:
     return text[:max_chars]
 
 
+def author_surnames(author: str) -> set[str]:
+    """Surnames in an author field: "Lewis Siegelbaum and Ronald Grigor Suny" -> {"Siegelbaum", "Suny"}."""
+    people = [p.strip() for p in re.split(r",|&| and ", author) if p.strip()]
+    return {p.split()[-1] for p in people if p.split()[-1][:1].isupper()}
+
+
 class Retriever:
     """Finds the passages that answer a question. `last_timings` holds the stages of the last search (ms)."""
 
@@ -32,6 +41,12 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
         self.last_timings: dict[str, float] = {}
+        self._files_by_surname: dict[str, set[str]] = defaultdict(set)
+        self._chunk_no: dict[str, int] = {}
+        for i, p in enumerate(index.passages):
+            self._chunk_no[p.passage_id] = i
+            for name in author_surnames(p.doc.author):
+                self._files_by_surname[name].add(p.doc.file)
 
     def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
         """The k best distinct passages for a question, best first."""
@@ -41,27 +56,43 @@ class Retriever:
         if not self.index.passages:
             return []
         n = min(s.candidates, len(self.index.passages))
+        named_files, topic = self._named_authors(query)
         t0 = time.perf_counter()
-        vector = self.embedder.embed_query(query)
+        vector = self.embedder.embed_query(topic)
         t1 = time.perf_counter()
         dense_scores, dense_ids = self.index.faiss_index.search(vector[None, :], n)
         t2 = time.perf_counter()
         bm25_ids, bm25_scores = self._bm25(query, n)
         t3 = time.perf_counter()
-        fused: dict[int, float] = {}
+        fused: dict[int, float] = defaultdict(float)
         for weight, ids in ((s.dense_weight, dense_ids[0]), (s.bm25_weight, bm25_ids)):
             for rank, i in enumerate(ids):
                 if i >= 0:
-                    fused[int(i)] = fused.get(int(i), 0.0) + weight / (s.rrf_k + rank + 1)
+                    fused[int(i)] += weight / (s.rrf_k + rank + 1)
+        if named_files:  # the question names an author: prefer that author's works
+            for i in fused:
+                if self.index.passages[i].doc.file in named_files:
+                    fused[i] += s.author_bonus / (s.rrf_k + 1)
         dense = {int(i): float(v) for i, v in zip(dense_ids[0], dense_scores[0]) if i >= 0}
         lexical = {int(i): float(v) for i, v in zip(bm25_ids, bm25_scores)}
         ranked = sorted(fused, key=fused.get, reverse=True)
-        results = self._distinct(ranked, k)
+        results = [ScoredPassage(passage=self._window(lo, hi), score=fused[i], dense_score=dense.get(i), bm25_score=lexical.get(i))
+                   for i, lo, hi in self._windows(ranked, k)]
         t4 = time.perf_counter()
         self.last_timings = {"embed": (t1 - t0) * 1e3, "dense": (t2 - t1) * 1e3, "bm25": (t3 - t2) * 1e3,
                              "fusion": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
-        return [ScoredPassage(passage=self.index.passages[i], score=fused[i], dense_score=dense.get(i),
-                              bm25_score=lexical.get(i)) for i in results]
+        return results
+
+    def _named_authors(self, query: str) -> tuple[set[str], str]:
+        """Files whose author the question names, and the question without those names (for dense search)."""
+        files: set[str] = set()
+        topic = query
+        for name, owned in self._files_by_surname.items():
+            if re.search(rf"\b{re.escape(name)}\b", query):
+                files |= owned
+                topic = re.sub(rf"\b{re.escape(name)}(?:'s)?\b", " ", topic)
+        topic = " ".join(topic.split())
+        return files, topic if len(topic) > 10 else query
 
     def _bm25(self, query: str, n: int) -> tuple[list[int], list[float]]:
         if self.index.bm25 is None:
@@ -75,27 +106,43 @@ class Retriever:
         keep = scores[0] > 0
         return ids[0][keep].tolist(), scores[0][keep].tolist()
 
-    def _distinct(self, ranked: list[int], k: int) -> list[int]:
-        """Drop passages mostly covered by a better-ranked passage of the same document."""
-        chosen: list[int] = []
+    def _windows(self, ranked: list[int], k: int) -> list[tuple[int, int, int]]:
+        """(hit, first chunk, last chunk) for the best hits, each grown by its neighbours in the same
+        document; a hit already inside a chosen window adds nothing new and is skipped."""
+        grow = self.settings.neighbours
+        passages = self.index.passages
+        covered: set[int] = set()
+        windows = []
         for i in ranked:
-            p = self.index.passages[i]
-            if any(_overlap(p, self.index.passages[j]) > 0.5 for j in chosen):
+            if i in covered:
                 continue
-            chosen.append(i)
-            if len(chosen) == k:
+            lo, hi = i, i
+            while lo > 0 and i - lo < grow and passages[lo - 1].doc.file == passages[i].doc.file and lo - 1 not in covered:
+                lo -= 1
+            while hi + 1 < len(passages) and hi - i < grow and passages[hi + 1].doc.file == passages[i].doc.file and hi + 1 not in covered:
+                hi += 1
+            covered.update(range(lo, hi + 1))
+            windows.append((i, lo, hi))
+            if len(windows) == k:
                 break
-        return chosen
+        return windows
+
+    def _window(self, lo: int, hi: int) -> Passage:
+        """One passage spanning chunks lo..hi (their shared overlap sentences written once)."""
+        chunks = self.index.passages[lo : hi + 1]
+        if len(chunks) == 1:
+            return chunks[0]
+        text = chunks[0].text
+        for nxt in chunks[1:]:
+            text = _join_overlapping(text, nxt.text)
+        first, last = chunks[0], chunks[-1]
+        pid = hashlib.sha1(f"{first.passage_id}:{last.passage_id}".encode()).hexdigest()[:12]
+        return first.model_copy(update={"passage_id": pid, "end": last.end, "line_end": last.line_end, "text": text})
 
 
-def _overlap(a, b) -> float:
-    if a.doc.file != b.doc.file:
-        return 0.0
-    shared = min(a.end, b.end) - max(a.start, b.start)
-    return max(shared, 0) / max(a.end - a.start, 1)
-
-
-def tokens_of(text: str) -> list[str]:
-    """Lower-case word tokens, for lexical overlap measures."""
-    return re.findall(r"[a-z0-9]+", text.lower())
-
+def _join_overlapping(a: str, b: str) -> str:
+    """a + b, writing once the sentences that end a and begin b."""
+    for j in range(max(0, len(a) - len(b)), len(a)):
+        if (j == 0 or a[j - 1].isspace()) and b.startswith(a[j:]):
+            return a[:j] + b
+    return a + "\n\n" + b

@@ -36,6 +36,8 @@ class RetrievalSettings(_Group):
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant")
     dense_weight: float = Field(default=1.0, description="Weight of the dense ranking in fusion")
     bm25_weight: float = Field(default=1.0, description="Weight of the BM25 ranking in fusion")
+    neighbours: int = Field(default=1, description="Chunks added on each side of a hit, for context")
+    author_bonus: float = Field(default=1.0, description="Fusion bonus (in top-rank units) for works by an author the question names")
     max_question_chars: int = Field(default=2000, description="Longer questions are cut to this length for search")
 
 
@@ -43,6 +45,7 @@ class AnswerSettings(_Group):
     generator: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(default="extractive", description="Answer generator")
     max_quotes: int = Field(default=3, description="Quotations in an extractive answer")
     passages_in_prompt: int = Field(default=6, description="Passages shown to the generator")
+    sentences_embedded: int = Field(default=24, description="Candidate sentences the extractive generator embeds and compares")
     abstain_threshold: float = Field(default=0.0, description="Extractive evidence score below which the answer abstains (calibrated)")
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     openai_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server")
