@@ -1,0 +1,469 @@
+"""Claim verification: does the collection support a claim, contradict it, or say nothing about it?
+
+The default path needs no LLM. It retrieves passages for the claim, cuts them into sentences (and
+pairs of adjacent sentences), and aligns the claim with each by embedding cosine and by the share
+of the claim's content words they contain. The best-aligned sentence decides: a close match that
+differs in a number, a date, a direction (rose/fell) or a negation is `refuted`; a close match
+without such a difference is `supported`; anything weaker is `not_in_corpus`. Thresholds were
+calibrated on the dev claims (`rag eval claims` prints the features it used).
+
+With an LLM, the model reads the numbered passages and answers in a fixed format; its quotations
+are verified against the cited documents like any other, and an unreadable reply falls back to the
+extractive verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from rag.chunking import split_sentences
+from rag.errors import BadInput
+from rag.quotes import verify_quote
+from rag.retrieve import clean_question
+from rag.types import Quote, ScoredPassage
+
+Verdict = Literal["supported", "refuted", "not_in_corpus"]
+VERDICTS = ("supported", "refuted", "not_in_corpus")
+
+# Calibrated on the 15 claims of ../shared/eval/dev.jsonl (`rag eval claims` prints the features per claim).
+# On dev, the best sentence of a supported claim had cosine >= 0.72 and alignment >= 0.54; of a
+# not_in_corpus claim, cosine <= 0.60 and alignment <= 0.47; of a refuted one, cosine >= 0.64.
+SUPPORT_COSINE = 0.66  # the best sentence must be this close to call a claim supported...
+SUPPORT_ALIGN = 0.50  # ...and its mean of cosine and content-word coverage this high
+REFUTE_COSINE = 0.62  # below this, a difference is not taken as a contradiction
+SEARCH_K = 10
+CONFLICT_CHECKED = 5
+MIN_SENTENCE_WORDS = 5
+MAX_QUOTES = 2
+
+_STOP = set("""a an the of in on at to for from by with and or but is are was were be been being do does did
+what which who whom whose when where why how that this these those it its their there they them he she his her
+as than then so such any all some about into over under between during after before according would could
+should can may might will shall has have had also very its our we us i you your which while upon other
+only about some roughly around nearly almost approximately own not no nor never without much""".split())
+_REPORTING = set("""according writes write wrote reports report reported holds hold held states state stated
+finds find found argues argue argued notes note noted claims claim claimed says say said cites cite cited
+quotes quote quoted shows show showed suggests suggest suggested concludes conclude concluded sees see saw
+describes describe described explains explain explained mentions mention mentioned""".split())
+_UP = {"increase", "increased", "increases", "rise", "rose", "risen", "rising", "grew", "grow", "grown", "growth",
+       "up", "higher", "raise", "raised", "expanded", "expand", "improved", "improve", "gain", "gained", "doubled"}
+_DOWN = {"decrease", "decreased", "decreases", "decline", "declined", "declines", "fall", "fell", "fallen",
+         "falling", "drop", "dropped", "down", "lower", "lowered", "reduce", "reduced", "reduction", "shrank",
+         "cut", "worsened", "lost", "halved"}
+_CHANGE = {"moved", "shifted", "shift", "away", "abandoned", "switched", "replaced", "reversed", "turned"}
+_SAME = {"still", "continued", "continuing", "remained", "retained", "kept", "maintained", "unchanged"}
+_NEG_CUES = {"not", "no", "never", "without", "nor", "neither", "none", "cannot", "instead", "unlike"}
+_SCOPE_END = {"but", "as", "than", "and", "while", "because", "which", "who", "that"}
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"]
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?s?(?![\d])")
+
+
+class Conflict(BaseModel):
+    """Where a claim and its closest source sentence disagree."""
+
+    claim_span: str = Field(description="The words of the claim that disagree with the source")
+    source_span: str = Field(description="The words of the source sentence they disagree with")
+
+
+class ClaimResult(BaseModel):
+    """The verdict on one claim, with the verified quotations it rests on."""
+
+    claim: str
+    verdict: Verdict = Field(description="supported, refuted, or not_in_corpus")
+    quotes: list[Quote] = Field(default_factory=list, description="Verified quotations the verdict rests on")
+    reason: str = Field(default="", description="One line saying why")
+    conflicts: list[Conflict] = Field(default_factory=list, description="For refuted claims: claim vs source spans")
+    scores: dict[str, float] = Field(default_factory=dict, description="Cosine, coverage and alignment of the best sentence")
+    passages: list[ScoredPassage] = Field(default_factory=list, description="Passages retrieved for the claim")
+    dropped_quotes: int = Field(default=0, description="Quotations removed because they could not be verified")
+    generator: str = Field(default="extractive", description="Which generator judged the claim")
+
+    def to_json_dict(self) -> dict:
+        """The JSON shape of `rag verify --json` and of each `rag verify --eval` line (without the id)."""
+        return {"verdict": self.verdict,
+                "quotes": [q.model_dump(include={"doc", "text", "start", "end", "citation"}) for q in self.quotes],
+                "reason": self.reason,
+                "conflicts": [c.model_dump() for c in self.conflicts]}
+
+
+@dataclass
+class Unit:
+    """One sentence, or two adjacent sentences, of a retrieved passage, with its alignment to the claim."""
+
+    number: int  # 1-based passage number
+    text: str
+    cosine: float = 0.0
+    coverage: float = 0.0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def align(self) -> float:
+        return (self.cosine + self.coverage) / 2
+
+
+# ---------------------------------------------------------------- words and features
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
+
+
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+_STEMMER = None
+
+
+def _stemmer():
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:
+    """Stems of the content words of a text (stop words, reporting verbs and `drop` left out)."""
+    return {_stem(w) for w in _words(text) if w not in _STOP and w not in _REPORTING and w not in drop
+            and len(w) > 1}
+
+
+def numbers_of(text: str) -> list[str]:
+    """Numbers as written in a text, commas removed ("30,000" -> "30000")."""
+    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)]
+
+
+def _is_year(n: str) -> bool:
+    return n.isdigit() and len(n) == 4 and 1000 <= int(n) <= 2100
+
+
+def _context(text: str, token: str, width: int = 3) -> str:
+    """A few words either side of a token, as a span to show."""
+    words = text.split()
+    for i, w in enumerate(words):
+        if token.lower() in w.lower().replace(",", ""):
+            return " ".join(words[max(0, i - width) : i + width + 1])
+    return token
+
+
+def _near_claim(words: list[str], i: int, claim_stems: set[str], width: int = 3) -> bool:
+    """True if a claim content word sits within `width` words before or after words[i]."""
+    around = words[max(0, i - width) : i] + words[i + 1 : i + width + 1]
+    return any(_stem(w) in claim_stems for w in around)
+
+
+def _directions(words: list[str], claim_stems: set[str]) -> set[str]:
+    """"up", "down", "change", "same": the trends stated about the claim's own terms."""
+    found = set()
+    for i, w in enumerate(words):
+        for name, lexicon in (("up", _UP), ("down", _DOWN), ("change", _CHANGE), ("same", _SAME)):
+            if w in lexicon and _near_claim(words, i, claim_stems):
+                found.add(name)
+    return found
+
+
+def negated_terms(text: str) -> tuple[set[str], str]:
+    """Content stems in the scope of a negation ("not X", "rather than X", "without X"), and the cue's span.
+
+    The scope runs to the next comma, "but", "as" or "than", so "not so much X as Y" negates X only.
+    """
+    tokens = re.findall(r"[\w'’]+|[,;:.()“”\"]", text.lower())
+    out: set[str] = set()
+    span = ""
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        cue = t in _NEG_CUES or t.endswith("n't") or (t == "than" and i and tokens[i - 1] == "rather")
+        if t == "not" and i + 1 < len(tokens) and tokens[i + 1] == "only":
+            cue = False  # "not only X but also Y" asserts X
+        if cue:
+            scope = []
+            for w in tokens[i + 1 : i + 8]:
+                if w in _SCOPE_END or not w[0].isalnum():
+                    break
+                scope.append(w)
+            stems = content_stems(" ".join(scope))
+            if stems and not span:
+                span = " ".join((["rather"] if t == "than" else []) + [t] + scope[:5])
+            out |= stems
+        i += 1
+    return out, span.strip()
+
+
+def find_conflicts(claim: str, source: str, passage_text: str, claim_stems: set[str]) -> list[Conflict]:
+    """Differences between a claim and a closely matching source sentence that contradict it:
+    a number or date the passage does not have where the sentence has another, opposite trends
+    stated about the same terms, or terms that one side negates and the other asserts."""
+    out: list[Conflict] = []
+    claim_nums, source_nums = numbers_of(claim), numbers_of(source)
+    passage_nums = numbers_of(passage_text)
+    for n in claim_nums:
+        if any(_same_number(n, p) for p in passage_nums):
+            continue
+        rivals = [s for s in source_nums if not any(_same_number(c, s) for c in claim_nums) and _is_year(s) == _is_year(n)]
+        if rivals:
+            out.append(Conflict(claim_span=_context(claim, n), source_span=_context(source, rivals[0])))
+    cw, sw = _words(claim), _words(source)
+    claim_months = [m for m in _MONTHS if m in cw and m != "may"]
+    source_months = [m for m in _MONTHS if m in sw and m != "may"]
+    if claim_months and source_months and not set(claim_months) & set(source_months):
+        out.append(Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0])))
+    c_dir, s_dir = _directions(cw, claim_stems), _directions(sw, claim_stems)
+    for a, b in (("up", "down"), ("change", "same")):
+        if (a in c_dir and b in s_dir and b not in c_dir) or (b in c_dir and a in s_dir and a not in c_dir):
+            out.append(Conflict(claim_span=_trend_span(claim, cw, a, b), source_span=_trend_span(source, sw, a, b)))
+    c_neg, c_span = negated_terms(claim)
+    s_neg, s_span = negated_terms(source)
+    source_stems, claim_all = content_stems(source), claim_stems
+    # only when one side has no negation at all: "could not order more than" ~ "does not exceed"
+    if c_neg and not s_neg and c_neg & source_stems:
+        out.append(Conflict(claim_span=c_span, source_span=_stem_context(source, c_neg & source_stems)))
+    elif s_neg and not c_neg and s_neg & claim_all:
+        out.append(Conflict(claim_span=_stem_context(claim, s_neg & claim_all), source_span=s_span))
+    return out
+
+
+def _stem_context(text: str, stems: set[str]) -> str:
+    """A few words around the first word of `text` whose stem is in `stems`."""
+    word = next((w for w in _words(text) if _stem(w) in stems), "")
+    return _context(text, word) if word else text
+
+
+def _trend_span(text: str, words: list[str], a: str, b: str) -> str:
+    lexicons = {"up": _UP, "down": _DOWN, "change": _CHANGE, "same": _SAME}
+    for w in words:
+        if w in lexicons[a] or w in lexicons[b]:
+            return _context(text, w)
+    return text
+
+
+def _same_number(a: str, b: str) -> bool:
+    """Equal numbers; a year also matches its decade ("1975" and "1970s" are taken as the same)."""
+    return a == b or (_is_year(a) and b.endswith("s") and b[:3] == a[:3]) or (_is_year(b) and a.endswith("s") and a[:3] == b[:3])
+
+
+# ---------------------------------------------------------------- evidence alignment
+
+
+def _author_files(engine) -> dict[str, set[str]]:
+    """Author surnames of the indexed documents -> their files ("Bettelheim" -> {003..., 004...})."""
+    out: dict[str, set[str]] = {}
+    seen = set()
+    for p in engine.index.passages:
+        if p.doc.file in seen:
+            continue
+        seen.add(p.doc.file)
+        for name in re.split(r"\s+and\s+|,|;", p.doc.author):
+            if name.split():
+                out.setdefault(name.split()[-1], set()).add(p.doc.file)
+    return out
+
+
+def split_attribution(claim: str, surnames: set[str]) -> tuple[str, list[str]]:
+    """The claim without a leading "According to X," / "X writes that", and the surnames it named."""
+    named = [s for s in surnames if re.search(rf"\b{re.escape(s)}\b", claim)]
+    names = "|".join(re.escape(s) for s in named)
+    core = claim
+    if names:
+        who = rf"(?:{names})(?:'s)?(?:\s+(?:and|&)\s+(?:{names}))?"
+        core = re.sub(rf"^according to {who},?\s*", "", core, flags=re.I)
+        core = re.sub(rf"^{who}\s+(?:also\s+)?(?:{'|'.join(_REPORTING)})\s+(?:that\s+)?", "", core)
+    return (core[0].upper() + core[1:]) if core else claim, named
+
+
+def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
+    """Sentences of the passages, and pairs of adjacent sentences, as alignment candidates."""
+    units, seen = [], set()
+    for number, sp in enumerate(passages, start=1):
+        for para in sp.passage.text.split("\n\n"):
+            sentences = [para[a:b].strip() for a, b in split_sentences(para)]
+            for i, s in enumerate(sentences):
+                texts = [s] if len(s.split()) >= MIN_SENTENCE_WORDS else []
+                texts += [f"{s} {sentences[i + 1]}"] if i + 1 < len(sentences) else []
+                for text in texts:
+                    if text not in seen:  # retrieved passages overlap by a sentence
+                        seen.add(text)
+                        units.append(Unit(number, text))
+    return units
+
+
+def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> list[Unit]:
+    """Evidence units scored against the claim, best first, with the conflicts of each."""
+    units = evidence_units(passages)
+    if not units:
+        return []
+    claim_vec = engine.embedder.embed_query(claim)
+    vectors = engine.embedder.embed_documents([u.text for u in units])
+    cosines = vectors @ claim_vec
+    wanted = content_stems(claim, drop)
+    for u, cos in zip(units, cosines):
+        u.cosine = float(cos)
+        u.coverage = len(wanted & content_stems(u.text)) / max(len(wanted), 1)
+    units.sort(key=lambda u: u.align, reverse=True)
+    for u in units[:CONFLICT_CHECKED]:
+        u.conflicts = find_conflicts(claim, u.text, passages[u.number - 1].passage.text, wanted)
+    return units
+
+
+def gather(engine, claim: str) -> tuple[str, list[ScoredPassage], list[Unit]]:
+    """The claim without attribution, the passages retrieved for it, and the aligned units."""
+    authors = _author_files(engine)
+    core, named = split_attribution(claim, set(authors))
+    passages = engine.search(core, SEARCH_K * 2 if named else SEARCH_K)
+    files = set().union(*(authors[n] for n in named)) if named else set()
+    if files and any(sp.passage.doc.file in files for sp in passages):
+        passages = [sp for sp in passages if sp.passage.doc.file in files]
+    passages = passages[:SEARCH_K]
+    drop = {w.lower() for n in named for w in n.split()}
+    return core, passages, align(engine, core, drop, passages)
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimResult:
+    """Judge a claim against the engine's collection: supported, refuted or not_in_corpus, with quotations.
+
+    Without an LLM (the `extractive` generator) the verdict comes from sentence alignment; with one
+    (`chat_model`, or settings.answer.generator naming a server), the model judges and the alignment
+    verdict is the fallback when its reply cannot be read.
+    """
+    settings = settings or engine.settings
+    if not isinstance(claim, str) or not claim.strip():
+        raise BadInput("the claim is empty; type a statement to check against the documents")
+    claim = clean_question(claim, settings.retrieval.max_question_chars)
+    _, passages, units = gather(engine, claim)
+    result = judge_extractive(engine, claim, passages, units)
+    if chat_model is None and settings.answer.generator == "extractive":
+        return result
+    if chat_model is None:
+        from rag.llm import make_chat_model  # only the LLM path needs the LangChain model clients
+
+        chat_model = make_chat_model(settings.answer)
+    name = settings.answer.generator if settings.answer.generator != "extractive" else type(chat_model).__name__
+    return judge_with_llm(engine, claim, passages, chat_model, settings, fallback=result, name=name)
+
+
+def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: list[Unit]) -> ClaimResult:
+    """The verdict from the best-aligned sentence (see the module docstring)."""
+    if not units:
+        return ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages,
+                           reason="no passage of the collection deals with this claim")
+    best = units[0]
+    scores = {"cosine": round(best.cosine, 4), "coverage": round(best.coverage, 4), "align": round(best.align, 4)}
+    weak = ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages, scores=scores,
+                       reason=f"the closest source sentence is only a weak match (similarity {best.cosine:.2f}, "
+                              f"{best.coverage:.0%} of the claim's content words)")
+    quotes = quote_unit(engine, best, passages)
+    if not quotes:
+        return weak
+    if best.conflicts and best.cosine >= REFUTE_COSINE:
+        c = best.conflicts[0]
+        return ClaimResult(claim=claim, verdict="refuted", quotes=quotes, conflicts=best.conflicts, passages=passages,
+                           scores=scores, reason=f"the closest source sentence differs: claim \u201c{c.claim_span}\u201d "
+                                                 f"vs source \u201c{c.source_span}\u201d")
+    if best.cosine >= SUPPORT_COSINE and best.align >= SUPPORT_ALIGN:
+        return ClaimResult(claim=claim, verdict="supported", quotes=quotes, passages=passages, scores=scores,
+                           reason=f"a source sentence says the same (similarity {best.cosine:.2f}, "
+                                  f"{best.coverage:.0%} of the claim's content words)")
+    return weak
+
+
+def quote_unit(engine, unit: Unit, passages: list[ScoredPassage]) -> list[Quote]:
+    """The unit's sentences as verified quotations of the passage's document (whole, or one by one)."""
+    file = passages[unit.number - 1].passage.doc.file
+    whole = verify_quote(engine.index, file, unit.text)
+    if whole is not None:
+        return [whole]
+    parts = [verify_quote(engine.index, file, unit.text[a:b]) for a, b in split_sentences(unit.text)]
+    return [q for q in parts if q is not None][:MAX_QUOTES]
+
+
+# ---------------------------------------------------------------- the LLM path
+
+PROMPT_FILE = "verify_claim.txt"
+PROMPT_FIELDS = {"claim", "passages"}
+_VERDICT_LINE = re.compile(r"^\W*verdict\W*:\s*\W*(supported|refuted|not[ _-]in[ _-]corpus)\b", re.I | re.M)
+_REASON_LINE = re.compile(r"^\W*reason\W*:\s*(.+)$", re.I | re.M)
+_QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]{10,}?)[\"\u201d]\s*\[P(\d+)\]")
+_CONFLICT_LINE = re.compile(r"^\W*conflict\W*:\s*[\"\u201c](.+?)[\"\u201d]\s*(?:<>|vs\.?|versus)\s*[\"\u201c](.+?)[\"\u201d]",
+                            re.I | re.M)
+
+
+def load_prompt(settings) -> str:
+    """The claim prompt template; placeholders other than {claim} and {passages} are rejected."""
+    import string
+
+    path = settings.prompts_dir / PROMPT_FILE
+    if not path.exists():
+        raise BadInput(f"prompt template {path} is missing")
+    template = path.read_text(encoding="utf-8")
+    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    if fields - PROMPT_FIELDS or PROMPT_FIELDS - fields:
+        raise BadInput(f"{path} must use exactly the placeholders {{claim}} and {{passages}}, not {sorted(fields)}")
+    return template
+
+
+def format_passages(passages: list[ScoredPassage]) -> str:
+    """Passages numbered [P1].. with their citations, as the prompt shows them."""
+    return "\n\n".join(f"[P{n}] {sp.passage.citation}\n{sp.passage.text}" for n, sp in enumerate(passages, start=1))
+
+
+def judge_with_llm(engine, claim: str, passages: list[ScoredPassage], chat_model, settings,
+                   fallback: ClaimResult, name: str = "llm") -> ClaimResult:
+    """The model's verdict with its quotations verified; `fallback` when the reply cannot be parsed."""
+    from rag.errors import GeneratorError
+
+    shown = passages[: settings.answer.passages_in_prompt]
+    prompt = load_prompt(settings).format(claim=claim, passages=format_passages(shown))
+    try:
+        reply = chat_model.invoke(prompt)
+    except Exception as e:  # any client failure (connection, timeout, server error) is one user-facing error
+        raise GeneratorError(f"the {name} generator failed: {e}") from e
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    parsed = parse_reply(text)
+    if parsed is None:
+        return fallback.model_copy(update={"reason": fallback.reason + " (the model's reply could not be read)"})
+    verdict, reason, drafts, conflicts = parsed
+    quotes: list[Quote] = []
+    dropped = 0
+    for quote_text, number in drafts:
+        quote = None
+        if 1 <= number <= len(shown):
+            quote = verify_quote(engine.index, shown[number - 1].passage.doc.file, quote_text)
+        if quote is None or any(q.start == quote.start and q.doc == quote.doc for q in quotes):
+            dropped += quote is None
+            continue
+        quotes.append(quote)
+    if verdict != "not_in_corpus" and not quotes:
+        verdict, reason = "not_in_corpus", "the model gave no quotation that could be verified in the documents"
+    shown_text = " ".join(normalize_words(q.text) for q in quotes)
+    kept = [c for c in conflicts if verdict == "refuted" and normalize_words(c.source_span) in shown_text]
+    return ClaimResult(claim=claim, verdict=verdict, quotes=quotes if verdict != "not_in_corpus" else [],
+                       reason=reason, conflicts=kept, passages=passages, dropped_quotes=dropped, generator=name)
+
+
+def normalize_words(text: str) -> str:
+    """Lower-case words only, for loose containment checks of spans the model copied."""
+    return " ".join(_words(text))
+
+
+def parse_reply(text: str) -> tuple[str, str, list[tuple[str, int]], list[Conflict]] | None:
+    """(verdict, reason, [(quote, passage number)], conflicts) from a model reply, or None if it has no verdict."""
+    m = _VERDICT_LINE.search(text)
+    if m is None:
+        return None
+    verdict = re.sub(r"[ _-]+", "_", m.group(1).lower())
+    reason_m = _REASON_LINE.search(text)
+    reason = reason_m.group(1).strip() if reason_m else f"the model judged the claim {verdict}"
+    drafts = [(q.strip(), int(n)) for q, n in _QUOTE.findall(text)]
+    conflicts = [Conflict(claim_span=a.strip(), source_span=b.strip()) for a, b in _CONFLICT_LINE.findall(text)]
+    return verdict, reason, drafts, conflicts
