@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from rag.embed import Embedder
-from rag.ingest import IngestReport, Progress, ingest
+from rag.ingest import IngestReport, Progress, ingest, remove_documents
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Index, load_index
@@ -32,6 +32,14 @@ class Engine:
         with self._lock:
             report = ingest(paths, self.settings, self.settings.index_dir, self.embedder,
                             progress=progress, remove_missing=remove_missing)
+            if report.changed:
+                self.reload()
+            return report
+
+    def remove_documents(self, names: list[str]) -> IngestReport:
+        """Remove documents (by file name) from this engine's index, then reload it."""
+        with self._lock:
+            report = remove_documents(names, self.settings, self.settings.index_dir)
             if report.changed:
                 self.reload()
             return report

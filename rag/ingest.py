@@ -186,3 +186,26 @@ def _previous_index(index_dir: Path, settings: Settings):
         return None
     except (ManifestMismatch, IndexCorrupt):
         return None  # rebuilt from scratch; the report says so through `changed`
+
+
+def remove_documents(names: Iterable[str], settings: Settings, index_dir: Path | None = None) -> IngestReport:
+    """Remove documents (by file name) from the index; names not in it are reported as skipped."""
+    began = time.perf_counter()
+    index_dir = Path(index_dir or settings.index_dir)
+    old = load_index(index_dir, settings)
+    report = IngestReport()
+    for name in dict.fromkeys(names):
+        if name in old.manifest["files"]:
+            report.removed.append(name)
+        else:
+            report.skipped.append((name, "not in the index"))
+    files = {n: e for n, e in old.manifest["files"].items() if n not in report.removed}
+    if report.removed:
+        keep = [i for i, p in enumerate(old.passages) if p.doc.file in files]
+        write_index(index_dir, settings, files, [old.passages[i] for i in keep], old.embeddings[keep],
+                    {n: old.document_text(n) for n in files})
+        report.changed = True
+    report.files = len(files)
+    report.passages = sum(e["passages"] for e in files.values())
+    report.seconds = time.perf_counter() - began
+    return report

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +19,7 @@ from rag.api import Engine, build_index  # noqa: E402
 from rag.embed import Embedder  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
+from rag.store import current_generation  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 CORPUS = PROJECT_ROOT / "corpus"
@@ -49,3 +56,42 @@ def small_index_dir(tmp_path_factory, embedder) -> Path:
 @pytest.fixture(scope="session")
 def small_engine(small_index_dir, embedder) -> Engine:
     return Engine(Settings(index_dir=small_index_dir), embedder=embedder)
+
+
+@dataclass
+class RunningApp:
+    url: str
+    index_dir: Path
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def ui_app(tmp_path_factory, corpus_settings) -> RunningApp:
+    """app.py serving a copy of the default index on a free port (the copy may be changed by the tests)."""
+    if current_generation(corpus_settings.index_dir) is None:
+        build_index(corpus_settings)
+    work = tmp_path_factory.mktemp("ui-app")
+    source = current_generation(corpus_settings.index_dir)
+    index_dir = work / "index"
+    shutil.copytree(source, index_dir / source.name)
+    (index_dir / "CURRENT").write_text(source.name)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = work / "app.log"
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "GRADIO_SERVER_PORT": str(port)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py")], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300  # generous: the machine may be busy loading torch elsewhere
+        while "ready: http" not in log.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"app.py did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield RunningApp(f"http://127.0.0.1:{port}", index_dir, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
