@@ -46,8 +46,12 @@ class Embedder:
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Tokens each text takes in the model, special tokens included, without truncation."""
-        encoded = self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+        counts: list[int] = []
+        for i in range(0, len(texts), 2048):  # in batches: the tokenizer's output for a 50 MB file takes GBs
+            encoded = self.tokenizer(texts[i : i + 2048], add_special_tokens=True, truncation=False,
+                                     return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            counts.extend(len(ids) for ids in encoded)
+        return counts
 
     def embed_documents(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Embeddings of many texts, using all the configured ingest threads."""

@@ -47,13 +47,30 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, st
     for path in map(Path, paths):
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and f.name != "catalog.toml" and not f.name.startswith("."):
+                if f.name == "catalog.toml" or f.name.startswith(".") or f.is_dir():
+                    continue
+                if f.is_file():
                     files.append(f)
+                else:
+                    problems.append((shown(f), _not_a_file(f)))
         elif path.is_file():
             files.append(path)
         else:
-            problems.append((str(path), "no such file or folder"))
+            problems.append((shown(path), _not_a_file(path)))
     return files, problems
+
+
+def _not_a_file(path: Path) -> str:
+    if path.is_symlink():
+        return "broken link (its target does not exist)"
+    if path.exists():
+        return "not a regular file (a pipe, socket or device)"
+    return "no such file or folder"
+
+
+def shown(path: Path | str) -> str:
+    """A path as it can be printed, even when its name is not valid UTF-8."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
@@ -91,9 +108,11 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         try:
             if path.suffix.lower() not in SUPPORTED:
                 raise RagError(f"unsupported file type {path.suffix or '(none)'}; use .txt, .md, .html or .pdf")
+            if shown(path.name) != path.name:  # the name goes into JSON and citations, which need UTF-8
+                raise RagError("the file name is not valid UTF-8; rename the file")
             loaded = load_file(path)
         except RagError as e:
-            report.skipped.append((str(path), str(e)))
+            report.skipped.append((shown(path), str(e)))
             continue
         name = path.name
         if loaded.sha256 in seen_hashes:

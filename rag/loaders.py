@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -60,24 +62,46 @@ def load_file(path: Path) -> LoadedFile:
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8, else the most likely legacy encoding; refuse binary data."""
-    if b"\x00" in data[:8192]:
+    """Decode bytes as UTF-8 (or UTF-16 with a byte-order mark), else the likely legacy encoding; refuse binary data."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Notepad's and Word's "Unicode" text
+        try:
+            return _unify_newlines(data.decode("utf-16")), "utf-16"
+        except UnicodeDecodeError as e:
+            raise BadInput("file starts like UTF-16 text but is not valid UTF-16") from e
+    head = data[:8192]
+    if b"\x00" in head or sum(b < 32 and b not in b"\t\n\r\f" for b in head) > len(head) // 10:
         raise BadInput("binary file (not text)")
     try:
-        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n"), "utf-8"
+        return _unify_newlines(data.decode("utf-8-sig")), "utf-8"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[: 1 << 20]).best()
-    encoding = best.encoding if best else "cp1252"
-    if encoding in {"ascii", "latin_1", "iso8859_1"}:
-        encoding = "cp1252"  # the usual source of non-UTF-8 text; a superset of latin-1 for printable text
+    encoding = _legacy_encoding(data)
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         text, encoding = data.decode("latin-1"), "latin-1"
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
+    return _unify_newlines(text), encoding
+
+
+def _legacy_encoding(data: bytes) -> str:
+    """cp1252 or latin-1, the usual non-UTF-8 text, unless the bytes read clearly better in another encoding.
+
+    charset_normalizer alone often picks a sibling (cp1250 turns "naïve" into "naďve") or, on short
+    text, an East Asian code page; so a Western reading wins whenever it is about as clean as the best.
+    """
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data[: 1 << 20])
+    best = matches.best()
+    western = [m for m in matches if {"cp1252", "latin_1", "iso8859_15"} & set(m.could_be_from_charset)]
+    if best is not None and best.coherence > 0 and not (western and western[0].chaos <= best.chaos + 0.05):
+        return best.encoding
+    # without bytes 0x80-0x9f (curly quotes, dashes, euro in cp1252) the two decode the same
+    return "cp1252" if re.search(rb"[\x80-\x9f]", data) else "latin-1"
+
+
+def _unify_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def html_to_text(html: str) -> tuple[str, str]:
@@ -98,12 +122,14 @@ def _load_pdf(path: Path, data: bytes, digest: str) -> LoadedFile:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its repair notes would bury the ingest summary
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
-            raise BadInput("PDF is encrypted")
+            raise BadInput("PDF is encrypted; save a copy without a password and ingest that")
+        if not len(reader.pages):
+            raise BadInput("PDF has no pages; the file may be damaged")
         parts, page_starts, pos = [], [], 0
         for number, page in enumerate(reader.pages, start=1):
             page_text = (page.extract_text() or "").strip()
@@ -111,8 +137,10 @@ def _load_pdf(path: Path, data: bytes, digest: str) -> LoadedFile:
             parts.append(page_text + "\n\n")
             pos += len(page_text) + 2
         meta = reader.metadata or {}
-    except (PdfReadError, ValueError, KeyError, OSError) as e:
-        raise BadInput(f"unreadable PDF: {e}") from e
+    except BadInput:
+        raise
+    except Exception as e:  # pypdf meets damaged files with many exception types (TypeError, LimitReachedError...)
+        raise BadInput(f"unreadable PDF, damaged or not a PDF ({type(e).__name__}: {e})") from e
     text = "".join(parts)
     if not text.strip():
         raise BadInput("PDF has no text layer (scanned images?); run OCR on it first")

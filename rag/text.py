@@ -8,11 +8,14 @@ every output character, the offset of the input character it came from.
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
 
-_BREAK_OR_SPACE = re.compile(r"-\n\s*|\s+")
+# Hyphenated line breaks and whitespace runs, less a lone " " (which maps to itself, and leaving
+# it out keeps the Python work per match small on big files).
+_RUN_TO_REWRITE = re.compile(r"-\n\s*|\s{2,}|[^\S ]")
 
 
 def normalize(text: str) -> str:
@@ -37,36 +40,52 @@ def map_text(original: str, drop: list[tuple[int, int]] = (), keep_paragraphs: b
 
     With keep_paragraphs, a whitespace run holding a blank line becomes "\\n\\n" instead of " ",
     so paragraph structure survives for chunking; `normalize` of the result is unchanged.
+    Memory stays a few bytes per character (int32 offsets, no per-match arrays): files can be 100 MB.
     """
+    index_type = np.int32 if len(original) < 2**31 else np.int64
     if drop:
         keep = np.ones(len(original), dtype=bool)
         for a, b in drop:
             keep[a:b] = False
-        kept_offsets = np.flatnonzero(keep)
-        kept = "".join(original[a:b] for a, b in _runs(keep))
+        runs = _runs(keep)
+        kept_offsets = np.concatenate([np.arange(a, b, dtype=index_type) for a, b in runs] or [np.zeros(0, index_type)])
+        kept = "".join(original[a:b] for a, b in runs)
     else:
-        kept_offsets = np.arange(len(original))
+        kept_offsets = None  # identity
         kept = original
-    pieces: list[str] = []
-    offsets: list[np.ndarray] = []
-    pos = 0
-    for m in _BREAK_OR_SPACE.finditer(kept):
-        pieces.append(kept[pos : m.start()])
-        offsets.append(kept_offsets[pos : m.start()])
-        pos = m.end()
-        if m.group().startswith("-\n"):
-            continue  # hyphenated line break: the word is joined
-        sep = "\n\n" if keep_paragraphs and m.group().count("\n") >= 2 else " "
-        pieces.append(sep)
-        offsets.append(np.full(len(sep), kept_offsets[m.start()]))
-    pieces.append(kept[pos:])
-    offsets.append(kept_offsets[pos:])
-    text = "".join(pieces)
-    all_offsets = np.concatenate(offsets) if offsets else np.zeros(0, dtype=np.int64)
+    starts, ends, widths = array("q"), array("q"), array("b")
+
+    def replace(m: re.Match) -> str:
+        run = m.group()
+        if run.startswith("-\n"):
+            sep = ""  # hyphenated line break: the word is joined
+        else:
+            sep = "\n\n" if keep_paragraphs and run.count("\n") >= 2 else " "
+        starts.append(m.start())
+        ends.append(m.end())
+        widths.append(len(sep))
+        return sep
+
+    text = _RUN_TO_REWRITE.sub(replace, kept)
+    # copies[i] = how many output characters kept[i] becomes: 0 inside a run, the separator's width
+    # at a run's first character, 1 elsewhere
+    starts_np, ends_np = np.frombuffer(starts, dtype=np.int64), np.frombuffer(ends, dtype=np.int64)
+    edges = np.zeros(len(kept) + 1, dtype=np.int8)
+    edges[starts_np] += 1
+    edges[ends_np] -= 1  # separate step: a run may end where the next begins
+    copies = (1 - np.cumsum(edges[:-1], dtype=np.int8)).view(np.uint8)
+    copies[starts_np] = np.frombuffer(widths, dtype=np.int8)
+    del edges, starts, ends, widths, starts_np, ends_np
+    offsets = np.empty(len(text), dtype=index_type)
+    filled, block = 0, 1 << 22
+    for a in range(0, len(kept), block):  # in blocks, so no full-length temporary is needed
+        part = np.repeat(np.arange(a, min(a + block, len(kept)), dtype=index_type), copies[a : a + block])
+        offsets[filled : filled + len(part)] = part if kept_offsets is None else kept_offsets[part]
+        filled += len(part)
     # strip leading/trailing whitespace, as normalize does
     lead = len(text) - len(text.lstrip())
     trail = len(text.rstrip())
-    return MappedText(text[lead:trail], all_offsets[lead:trail].astype(np.int64))
+    return MappedText(text[lead:trail], offsets[lead:trail])
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
