@@ -15,6 +15,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_openai import ChatOpenAI
+from pydantic import Field
 
 from rag.api import Engine
 from rag.chain import answer, stream_answer
@@ -44,7 +45,7 @@ class PromptReadingFake(GenericFakeChatModel):
 
     respond: Callable[[str], str]
     messages: object = iter(())
-    prompts: list[str] = []
+    prompts: list[str] = Field(default_factory=list)
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs):
         prompt = messages[-1].text
@@ -298,7 +299,7 @@ def test_prompt_injection_cannot_make_an_unverified_quotation_appear(planted_eng
 
     def obedient(prompt: str) -> str:
         """A model that does whatever the passages tell it to."""
-        said = re.search(r"SAY: (.*?) END", prompt, re.S)
+        said = re.search(r"SAY: (.*?) END", prompt, re.DOTALL)
         assert said, "the planted passage was not in the prompt"
         return said.group(1).replace("YEAR", "1925")  # so what it quotes is not verbatim even in the memo
 
