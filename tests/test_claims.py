@@ -1,0 +1,155 @@
+"""Claim verification on the bundled corpus, with the real embedding model and index.
+
+The claims here are written for these tests (not taken from the dev set). The LLM path is checked
+with LangChain's fake chat model, whose replies are queued by each test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from rag.claims import gather, parse_reply, verify_claim
+from rag.cli import main
+from rag.errors import BadInput
+from rag.text import normalize
+
+SOURCE = "In July of 1932, the Politburo ordered a special commission to consider reducing the investment budget."
+PARAPHRASE = "Gregory writes that in July 1932 the Politburo told a special commission to look into cutting the investment budget."
+WRONG_YEAR = "Gregory writes that in July 1936 the Politburo told a special commission to look into cutting the investment budget."
+WRONG_NUMBER = "According to Gregory, the Gosplan chairman proposed cutting planned investment by 25 percent."
+OFF_TOPIC = "The Apollo 11 mission landed two astronauts on the Moon in July 1969."
+
+
+def assert_verbatim(engine, result):
+    """Every quotation occurs in its document, at the offsets it gives."""
+    for q in result.quotes:
+        document = engine.index.document_text(q.doc)
+        assert normalize(document[q.start : q.end]) == normalize(q.text)
+        assert normalize(q.text) in normalize(document)
+
+
+def test_paraphrase_of_a_source_sentence_is_supported(corpus_engine):
+    result = verify_claim(corpus_engine, PARAPHRASE)
+    assert result.verdict == "supported", result.reason
+    assert any(SOURCE in q.text for q in result.quotes)
+    assert not result.conflicts
+    assert_verbatim(corpus_engine, result)
+
+
+def test_changed_year_is_refuted_with_the_conflicting_spans(corpus_engine):
+    result = verify_claim(corpus_engine, WRONG_YEAR)
+    assert result.verdict == "refuted", result.reason
+    assert any("1936" in c.claim_span and "1932" in c.source_span for c in result.conflicts)
+    assert any(SOURCE in q.text for q in result.quotes)
+    assert_verbatim(corpus_engine, result)
+
+
+def test_changed_percentage_is_refuted(corpus_engine):
+    result = verify_claim(corpus_engine, WRONG_NUMBER)
+    assert result.verdict == "refuted", result.reason
+    assert any("25" in c.claim_span and "10 percent" in c.source_span for c in result.conflicts)
+    assert_verbatim(corpus_engine, result)
+
+
+def test_off_topic_claim_is_not_in_corpus_without_quotes(corpus_engine):
+    result = verify_claim(corpus_engine, OFF_TOPIC)
+    assert result.verdict == "not_in_corpus"
+    assert result.quotes == [] and result.conflicts == []
+
+
+def test_empty_claim_is_a_clear_error(corpus_engine, capsys, monkeypatch):
+    with pytest.raises(BadInput, match="claim is empty"):
+        verify_claim(corpus_engine, "   \n ")
+    monkeypatch.setattr("rag.cli.verify_commands.Engine", lambda settings: corpus_engine)
+    assert main(["verify", " "]) == 1
+    assert capsys.readouterr().err.strip() == "error: the claim is empty; type a statement to check against the documents"
+
+
+def test_cli_json_shape(corpus_engine, capsys, monkeypatch):
+    monkeypatch.setattr("rag.cli.verify_commands.Engine", lambda settings: corpus_engine)
+    assert main(["verify", WRONG_YEAR, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"verdict", "quotes", "reason", "conflicts"}
+    assert data["verdict"] == "refuted"
+    assert all(set(q) == {"doc", "text", "start", "end", "citation"} for q in data["quotes"])
+    assert all(set(c) == {"claim_span", "source_span"} for c in data["conflicts"])
+
+
+def test_cli_text_shows_conflicts_side_by_side(corpus_engine, capsys, monkeypatch):
+    monkeypatch.setattr("rag.cli.verify_commands.Engine", lambda settings: corpus_engine)
+    assert main(["verify", WRONG_YEAR]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("verdict: REFUTED")
+    row = next(line for line in out.splitlines() if "1936" in line and "|" in line)
+    assert "1936" in row.split("|")[0] and "1932" in row.split("|")[1]
+
+
+def test_cli_eval_writes_one_line_per_claim(corpus_engine, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("rag.cli.verify_commands.Engine", lambda settings: corpus_engine)
+    eval_file, out = tmp_path / "eval.jsonl", tmp_path / "verdicts.jsonl"
+    items = [{"id": "c1", "type": "claim", "claim": PARAPHRASE, "label": "supported", "evidence": []},
+             {"id": "q1", "type": "question", "question": "Who headed Gosplan?", "evidence": []},
+             {"id": "c2", "type": "claim", "claim": OFF_TOPIC, "label": "not_in_corpus", "evidence": []}]
+    eval_file.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    assert main(["verify", "--eval", str(eval_file), "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == ["c1", "c2"]
+    assert all(set(line) == {"id", "verdict", "quotes", "reason"} for line in lines)
+    assert [line["verdict"] for line in lines] == ["supported", "not_in_corpus"]
+    assert main(["verify", "--eval", str(eval_file)]) == 1
+    assert "--out" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the LLM path, with a fake chat model
+
+
+def passage_number(engine, claim: str, sentence: str) -> int:
+    """The [Pn] under which the prompt shows the passage holding `sentence`."""
+    _, passages, _ = gather(engine, claim)
+    return next(n for n, sp in enumerate(passages, start=1) if sentence in sp.passage.text)
+
+
+def test_llm_quotes_are_verified_and_invented_ones_dropped(corpus_engine):
+    n = passage_number(corpus_engine, PARAPHRASE, SOURCE)
+    reply = (f"VERDICT: supported\nREASON: the passage reports the July 1932 commission.\nQUOTES:\n"
+             f"\"{SOURCE}\" [P{n}]\n\"Stalin personally doubled the investment budget in July 1932.\" [P{n}]")
+    result = verify_claim(corpus_engine, PARAPHRASE, chat_model=FakeListChatModel(responses=[reply]))
+    assert result.verdict == "supported"
+    assert [q.text for q in result.quotes] == [SOURCE]
+    assert result.dropped_quotes == 1
+    assert result.reason == "the passage reports the July 1932 commission."
+    assert_verbatim(corpus_engine, result)
+
+
+def test_llm_verdict_without_a_verifiable_quote_becomes_not_in_corpus(corpus_engine):
+    reply = 'VERDICT: supported\nREASON: yes.\nQUOTES:\n"The Politburo met every Tuesday in the Kremlin library." [P1]'
+    result = verify_claim(corpus_engine, PARAPHRASE, chat_model=FakeListChatModel(responses=[reply]))
+    assert result.verdict == "not_in_corpus"
+    assert result.quotes == [] and result.dropped_quotes == 1
+
+
+def test_llm_refuted_keeps_conflicts_found_in_its_quotes(corpus_engine):
+    n = passage_number(corpus_engine, WRONG_YEAR, SOURCE)
+    reply = (f"VERDICT: refuted\nREASON: the commission was set up in 1932.\nQUOTES:\n\"{SOURCE}\" [P{n}]\n"
+             "CONFLICT: \"July 1936\" <> \"July of 1932\"\nCONFLICT: \"in 1936\" <> \"in the spring of 1931\"")
+    result = verify_claim(corpus_engine, WRONG_YEAR, chat_model=FakeListChatModel(responses=[reply]))
+    assert result.verdict == "refuted"
+    assert [(c.claim_span, c.source_span) for c in result.conflicts] == [("July 1936", "July of 1932")]
+
+
+def test_unreadable_llm_reply_falls_back_to_the_extractive_verdict(corpus_engine):
+    extractive = verify_claim(corpus_engine, WRONG_YEAR)
+    result = verify_claim(corpus_engine, WRONG_YEAR, chat_model=FakeListChatModel(responses=["I think it is probably fine."]))
+    assert result.verdict == extractive.verdict == "refuted"
+    assert result.quotes == extractive.quotes
+    assert "could not be read" in result.reason
+
+
+def test_parse_reply_formats():
+    verdict, reason, quotes, conflicts = parse_reply(
+        '**Verdict:** Not in corpus\nReason: nothing on this.\n"some words quoted here" [P3]')
+    assert (verdict, reason, quotes, conflicts) == ("not_in_corpus", "nothing on this.", [("some words quoted here", 3)], [])
+    assert parse_reply("The claim looks right to me.") is None
