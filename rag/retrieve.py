@@ -10,9 +10,9 @@ import unicodedata
 from collections import defaultdict
 
 from rag.embed import Embedder
-from rag.errors import BadInput
+from rag.errors import BadInput, ManifestMismatch
 from rag.settings import RetrievalSettings
-from rag.store import Index, bm25_tokenize
+from rag.store import REBUILD_HINT, Index, bm25_tokenize
 from rag.types import Passage, ScoredPassage
 
 
@@ -40,6 +40,9 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
+        if index.passages and index.faiss_index.d != embedder.dimension:  # same model name, other weights
+            raise ManifestMismatch(f"index at {index.root} holds {index.faiss_index.d}-dimensional vectors but the embedding "
+                                   f"model makes {embedder.dimension}; {REBUILD_HINT.format(dir=index.root)}")
         self.last_timings: dict[str, float] = {}
         self._files_by_surname: dict[str, set[str]] = defaultdict(set)
         self._chunk_no: dict[str, int] = {}

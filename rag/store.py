@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -73,7 +74,12 @@ def current_generation(root: Path) -> Path | None:
     pointer = root / "CURRENT"
     if not pointer.exists():
         return None
-    name = pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError as e:
+        raise IndexCorrupt(f"the index pointer {pointer} is unreadable ({e}); {REBUILD_HINT.format(dir=root)}") from e
+    if name and not re.fullmatch(r"gen-[\w-]+", name):
+        raise IndexCorrupt(f"the index pointer {pointer} is damaged; {REBUILD_HINT.format(dir=root)}")
     return root / name if name else None
 
 
@@ -91,6 +97,8 @@ def load_index(root: Path, settings: Settings) -> Index:
         manifest = json.loads((gen / "manifest.json").read_text())
     except (OSError, ValueError) as e:
         raise IndexCorrupt(f"index manifest at {gen} is missing or unreadable ({e}); {hint}") from e
+    if not isinstance(manifest, dict) or not {"fingerprint", "files", "checksums", "counts"} <= manifest.keys():
+        raise IndexCorrupt(f"index manifest at {gen} is incomplete; {hint}")
     expected = index_fingerprint(settings)
     built = manifest.get("fingerprint", {})
     diffs = [f"{k}: index has {built.get(k)!r}, settings want {v!r}" for k, v in expected.items() if built.get(k) != v]
@@ -112,6 +120,8 @@ def load_index(root: Path, settings: Settings) -> Index:
         raise IndexCorrupt(f"index at {gen} is incomplete or damaged ({type(e).__name__}: {e}); {hint}") from e
     if not (len(passages) == embeddings.shape[0] == faiss_index.ntotal == manifest["counts"]["passages"]):
         raise IndexCorrupt(f"index at {gen} disagrees with its manifest (passage counts differ); {hint}")
+    if any(p.doc.file not in texts for p in passages):
+        raise IndexCorrupt(f"index at {gen} disagrees with its manifest (passages of unlisted documents); {hint}")
     return Index(root, gen, manifest, passages, embeddings, faiss_index, bm25, texts)
 
 
@@ -142,7 +152,8 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     (tmp / "texts").mkdir()
     for name, text in texts.items():
         (tmp / "texts" / name).write_text(text, encoding="utf-8")
-    checksums = {name: _sha256(tmp / name) for name in ("passages.jsonl", "embeddings.npy", "faiss.index")}
+    # every file, so a damaged BM25 part or document text is caught at load, not at question time
+    checksums = {path.relative_to(tmp).as_posix(): _sha256(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
     manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
                 "counts": {"files": len(files), "passages": len(passages)},
                 "dimension": int(embeddings.shape[1]) if len(passages) else 0,
