@@ -19,6 +19,7 @@ import gradio as gr
 
 from rag.api import Engine
 from rag.chain import make_generator, stream_answer
+from rag.claims import ClaimResult, verify_claim
 from rag.cli.index_commands import format_report
 from rag.errors import BadInput, RagError
 from rag.loaders import SUPPORTED
@@ -39,8 +40,8 @@ CSS = """
 
 
 def esc(text: str) -> str:
-    """Text made safe to put into HTML or Markdown: markup characters become entities."""
-    return html.escape(str(text), quote=True)
+    """Text made safe to put into HTML or Markdown element content (never used in attributes): <, >, & become entities."""
+    return html.escape(str(text), quote=False)
 
 
 def line_of(text: str, offset: int) -> int:
@@ -202,29 +203,20 @@ def session_settings(base: Settings, generator: str, openai_url: str, openai_mod
     return base.model_copy(update={"answer": answer})
 
 
-def verify_result(engine: Engine, claim: str) -> dict:
-    """The claim checker's verdict as JSON; evidence search only, until rag.claims is available."""
-    try:
-        from rag.claims import verify_claim
-    except ImportError:  # rag.claims not there yet
-        results = engine.search(claim, 5)
-        return {"claim": claim, "verdict": "unchecked", "reason": "the claim checker is not available; closest evidence listed",
-                "quotes": [], "evidence": passages_json(results, engine)}
-    return verify_claim(engine, claim).to_json_dict()
-
-
-def verify_html(result: dict) -> str:
-    """A claim check for people: verdict, reason, the quotations (or evidence) with citations."""
-    parts = [f"<h3>Verdict: {esc(result.get('verdict', ''))}</h3>", f"<p>{esc(result.get('reason', ''))}</p>"]
-    quotes = result.get("quotes") or []
-    if quotes:
-        items = "".join(f"<li><blockquote>\u201c{esc(q['text'])}\u201d</blockquote><div class='rag-cite'>{esc(q['citation'])}</div>"
-                        f"<div class='rag-loc'>{esc(q['doc'])}, chars {q['start']}-{q['end']}</div></li>" for q in quotes)
-        parts.append(f"<ol>{items}</ol>")
-    for c in result.get("conflicts") or []:
-        parts.append(f"<p>The claim says \u201c{esc(c['claim_span'])}\u201d; the source says \u201c{esc(c['source_span'])}\u201d.</p>")
-    if result.get("evidence"):
-        parts.append("<h4>Closest evidence (not checked)</h4>" + results_html(result["evidence"]))
+def verify_html(engine: Engine, result: ClaimResult) -> str:
+    """A claim check for people: verdict, reason, the quotations with citations; else the closest material."""
+    verdict = {"supported": "Supported", "refuted": "Refuted", "not_in_corpus": "Not in the documents"}[result.verdict]
+    parts = [f"<h3>{verdict}</h3>", f"<p>{esc(result.reason)}</p>"]
+    for n, q in enumerate(result.quotes, start=1):
+        loc = location(engine, q.doc, q.start, q.end)
+        parts.append(f"<blockquote>\u201c{esc(q.text)}\u201d [{n}]</blockquote>"
+                     f"<div class='rag-cite'>[{n}] {esc(q.citation)}</div><div class='rag-loc'>{esc(loc)}</div>")
+    for c in result.conflicts:
+        parts.append(f"<p>The claim says \u201c{esc(c.claim_span)}\u201d; the source says \u201c{esc(c.source_span)}\u201d.</p>")
+    if not result.quotes and result.passages:
+        items = "".join(f"<li>{esc(sp.passage.citation)} <span class='rag-loc'>({esc(sp.passage.location)})</span></li>"
+                        for sp in result.passages[:3])
+        parts.append(f"<h4>Closest material (not support)</h4><ol>{items}</ol>")
     return "\n".join(parts)
 
 
@@ -268,7 +260,8 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
         settings = session_settings(eng.settings, *options)
         history = [(a.question, a.text) for a in answers]
         shown = chat_messages(eng, answers)
-        pending = [{"role": "user", "content": esc(question)}, {"role": "assistant", "content": "*Searching the documents\u2026*"}]
+        searching = {"role": "assistant", "content": "*Searching the documents\u2026*"}
+        pending = [{"role": "user", "content": esc(question)}, searching]
         keep = (gr.update(),) * 6
         yield shown + pending, answers, *keep
         try:
@@ -317,13 +310,14 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
 
     @rag_errors
     def verify(claim: str) -> dict:
-        """Check a claim against the documents; the JSON of the claim checker."""
-        return verify_result(get_engine(), claim)
+        """Check a claim against the documents: verdict (supported, refuted, not_in_corpus), quotes, reason."""
+        return verify_claim(get_engine(), claim).to_json_dict()
 
     @rag_errors
-    def verify_ui(claim: str):
-        result = verify(claim)
-        return verify_html(result), result
+    def verify_ui(claim: str, *options):
+        eng = get_engine()
+        result = verify_claim(eng, claim, settings=session_settings(eng.settings, *options))
+        return verify_html(eng, result), result.to_json_dict()
 
     @rag_errors
     def search_ui(question: str) -> str:
@@ -378,7 +372,7 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
         current = gr.State(0)  # which answer the citations, sources and export belong to
         with gr.Tab("Chat"), gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Chat", height=520, elem_id="chat", buttons=["copy"])
+                chatbot = gr.Chatbot(label="Chat", height=620, elem_id="chat", buttons=["copy"])
                 with gr.Row():
                     question = gr.Textbox(placeholder="Ask about the documents, e.g. What were the sovnarkhozy?",
                                           show_label=False, scale=5, elem_id="question")
@@ -432,7 +426,7 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
         others.input(open_source, [answers, current, others], [sources, citations], api_visibility="private")
         clear_btn.click(clear, None, [chatbot, answers, current, *panel], api_visibility="private")
         for event in (claim.submit, verify_btn.click):
-            event(verify_ui, claim, [verdict, verdict_json], api_visibility="private")
+            event(verify_ui, [claim, *options], [verdict, verdict_json], api_visibility="private")
         lib_query.submit(search_ui, lib_query, lib_results, api_visibility="private")
         add_btn.click(add_files, upload, [ingest_log, upload, table, to_remove], api_visibility="private")
         remove_btn.click(remove_files, to_remove, [ingest_log, table, to_remove], api_visibility="private")

@@ -86,10 +86,15 @@ def upload(page, path: Path) -> str:
 
 
 def library_search(page, query: str) -> str:
+    """Search in the Library tab; waits for new results (the old ones stay on screen while a search runs)."""
+    before = page.locator("#lib-results").inner_text()
     page.locator("#lib-query textarea").fill(query)
     page.locator("#lib-query textarea").press("Enter")
-    page.wait_for_function("document.querySelector('#lib-results').innerText.trim().length > 0", timeout=ANSWER_TIMEOUT_MS)
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        """(before) => { const el = document.querySelector('#lib-results');
+                         const status = el.querySelector("[data-testid='status-tracker']");
+                         return el.innerText !== before && (!status || status.classList.contains('hide')); }""",
+        arg=before, timeout=ANSWER_TIMEOUT_MS)
     return page.locator("#lib-results").inner_text()
 
 
@@ -117,7 +122,9 @@ def test_question_gets_a_cited_answer_and_its_source_opens_highlighted(page, dia
     context = page.locator("#sources .rag-context").inner_text()
     assert len(context) > len(marked) + 100  # the surrounding text is there, not just the quote
     assert re.search(r"\.txt, lines? \d+", page.locator("#sources .rag-loc").inner_text())
-    page.locator("#side").screenshot(path=str(SHOTS / "sources.png"))
+    top, bottom = page.locator("#citations").bounding_box(), page.locator("#sources").bounding_box()
+    page.screenshot(path=str(SHOTS / "sources.png"), full_page=True,
+                    clip={"x": top["x"], "y": top["y"], "width": top["width"], "height": bottom["y"] + bottom["height"] - top["y"]})
     shutil.copyfile(SHOTS / "sources.png", DOCS / "sources.png")
 
     # a passage retrieved but not quoted opens too
@@ -157,6 +164,19 @@ def test_uploaded_file_is_searchable_at_once_and_can_be_removed(page, tmp_path):
                            timeout=ANSWER_TIMEOUT_MS)
     assert "kolkhoz_bees.md" not in page.locator("#library").inner_text()
     assert "Beekeeping" not in library_search(page, "buckwheat honey from grey mountain bees")
+
+
+def test_claim_check_shows_a_verdict_with_its_quotations(page, dialogs):
+    page.get_by_role("tab", name="Verify a claim").click()
+    page.locator("#claim textarea").fill("The sovnarkhoz reform was adopted by the Supreme Soviet in May 1957.")
+    page.locator("#verify").click()
+    page.wait_for_function("document.querySelector('#verdict h3') !== null", timeout=ANSWER_TIMEOUT_MS)
+    verdict = page.locator("#verdict").inner_text()
+    assert verdict.splitlines()[0] in {"Supported", "Refuted", "Not in the documents"}
+    if not verdict.startswith("Not in"):
+        assert "[1]" in verdict and "\u201c" in verdict
+    page.screenshot(path=str(SHOTS / "verify.png"))
+    assert dialogs == []
 
 
 def test_markup_in_documents_and_questions_is_shown_as_text(page, dialogs, tmp_path):
