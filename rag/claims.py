@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.chunking import split_sentences
@@ -41,26 +41,33 @@ CONFLICT_CHECKED = 5
 MIN_SENTENCE_WORDS = 5
 MAX_QUOTES = 2
 
-_STOP = set("""a an the of in on at to for from by with and or but is are was were be been being do does did
+
+def _word_set(words: str) -> set[str]:
+    return set(words.split())
+
+
+_STOP = _word_set(
+    """a an the of in on at to for from by with and or but is are was were be been being do does did
 what which who whom whose when where why how that this these those it its their there they them he she his her
 as than then so such any all some about into over under between during after before according would could
 should can may might will shall has have had also very its our we us i you your which while upon other
-only about some roughly around nearly almost approximately own not no nor never without much""".split())
-_REPORTING = set("""according writes write wrote reports report reported holds hold held states state stated
+only about some roughly around nearly almost approximately own not no nor never without much"""
+)
+_REPORTING = _word_set(
+    """according writes write wrote reports report reported holds hold held states state stated
 finds find found argues argue argued notes note noted claims claim claimed says say said cites cite cited
 quotes quote quoted shows show showed suggests suggest suggested concludes conclude concluded sees see saw
-describes describe described explains explain explained mentions mention mentioned""".split())
-_UP = {"increase", "increased", "increases", "rise", "rose", "risen", "rising", "grew", "grow", "grown", "growth",
-       "up", "higher", "raise", "raised", "expanded", "expand", "improved", "improve", "gain", "gained", "doubled"}
-_DOWN = {"decrease", "decreased", "decreases", "decline", "declined", "declines", "fall", "fell", "fallen",
-         "falling", "drop", "dropped", "down", "lower", "lowered", "reduce", "reduced", "reduction", "shrank",
-         "cut", "worsened", "lost", "halved"}
+describes describe described explains explain explained mentions mention mentioned"""
+)
+_UP = _word_set("""increase increased increases rise rose risen rising grew grow grown growth up higher raise raised
+expanded expand improved improve gain gained doubled""")
+_DOWN = _word_set("""decrease decreased decreases decline declined declines fall fell fallen falling drop dropped down
+lower lowered reduce reduced reduction shrank cut worsened lost halved""")
 _CHANGE = {"moved", "shifted", "shift", "away", "abandoned", "switched", "replaced", "reversed", "turned"}
 _SAME = {"still", "continued", "continuing", "remained", "retained", "kept", "maintained", "unchanged"}
 _NEG_CUES = {"not", "no", "never", "without", "nor", "neither", "none", "cannot", "instead", "unlike"}
 _SCOPE_END = {"but", "as", "than", "and", "while", "because", "which", "who", "that"}
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december"]
+_MONTHS = sorted(_word_set("january february march april may june july august september october november december"))
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?s?(?![\d])")
 
 
@@ -86,10 +93,12 @@ class ClaimResult(BaseModel):
 
     def to_json_dict(self) -> dict:
         """The JSON shape of `rag verify --json` and of each `rag verify --eval` line (without the id)."""
-        return {"verdict": self.verdict,
-                "quotes": [q.model_dump(include={"doc", "text", "start", "end", "citation"}) for q in self.quotes],
-                "reason": self.reason,
-                "conflicts": [c.model_dump() for c in self.conflicts]}
+        return {
+            "verdict": self.verdict,
+            "quotes": [q.model_dump(include={"doc", "text", "start", "end", "citation"}) for q in self.quotes],
+            "reason": self.reason,
+            "conflicts": [c.model_dump() for c in self.conflicts],
+        }
 
 
 @dataclass
@@ -114,26 +123,22 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
 
 
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
-
-
-_STEMMER = None
-
-
+@lru_cache(maxsize=1)
 def _stemmer():
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
+    import Stemmer
 
-        _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=20000)
+def _stem(word: str) -> str:
+    """The Snowball English stem of a word (the stemmer BM25 search uses)."""
+    return _stemmer().stemWord(word)
 
 
 def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:
     """Stems of the content words of a text (stop words, reporting verbs and `drop` left out)."""
-    return {_stem(w) for w in _words(text) if w not in _STOP and w not in _REPORTING and w not in drop
-            and len(w) > 1}
+    return {_stem(w) for w in _words(text) if w not in _STOP and w not in _REPORTING and w not in drop and len(w) > 1}
 
 
 def numbers_of(text: str) -> list[str]:
@@ -161,7 +166,7 @@ def _near_claim(words: list[str], i: int, claim_stems: set[str], width: int = 3)
 
 
 def _directions(words: list[str], claim_stems: set[str]) -> set[str]:
-    """"up", "down", "change", "same": the trends stated about the claim's own terms."""
+    """The trends ("up", "down", "change", "same") stated about the claim's own terms."""
     found = set()
     for i, w in enumerate(words):
         for name, lexicon in (("up", _UP), ("down", _DOWN), ("change", _CHANGE), ("same", _SAME)):
@@ -274,7 +279,7 @@ def split_attribution(claim: str, surnames: set[str]) -> tuple[str, list[str]]:
     core = claim
     if names:
         who = rf"(?:{names})(?:'s)?(?:\s+(?:and|&)\s+(?:{names}))?"
-        core = re.sub(rf"^according to {who},?\s*", "", core, flags=re.I)
+        core = re.sub(rf"^according to {who},?\s*", "", core, flags=re.IGNORECASE)
         core = re.sub(rf"^{who}\s+(?:also\s+)?(?:{'|'.join(_REPORTING)})\s+(?:that\s+)?", "", core)
     return (core[0].upper() + core[1:]) if core else claim, named
 
@@ -355,25 +360,43 @@ def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimRes
 def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: list[Unit]) -> ClaimResult:
     """The verdict from the best-aligned sentence (see the module docstring)."""
     if not units:
-        return ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages,
-                           reason="no passage of the collection deals with this claim")
+        return ClaimResult(
+            claim=claim, verdict="not_in_corpus", passages=passages, reason="no passage of the collection deals with this claim"
+        )
     best = units[0]
     scores = {"cosine": round(best.cosine, 4), "coverage": round(best.coverage, 4), "align": round(best.align, 4)}
-    weak = ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages, scores=scores,
-                       reason=f"the closest source sentence is only a weak match (similarity {best.cosine:.2f}, "
-                              f"{best.coverage:.0%} of the claim's content words)")
+    weak = ClaimResult(
+        claim=claim,
+        verdict="not_in_corpus",
+        passages=passages,
+        scores=scores,
+        reason=f"the closest source sentence is only a weak match (similarity {best.cosine:.2f}, "
+        f"{best.coverage:.0%} of the claim's content words)",
+    )
     quotes = quote_unit(engine, best, passages)
     if not quotes:
         return weak
     if best.conflicts and best.cosine >= REFUTE_COSINE:
         c = best.conflicts[0]
-        return ClaimResult(claim=claim, verdict="refuted", quotes=quotes, conflicts=best.conflicts, passages=passages,
-                           scores=scores, reason=f"the closest source sentence differs: claim \u201c{c.claim_span}\u201d "
-                                                 f"vs source \u201c{c.source_span}\u201d")
+        return ClaimResult(
+            claim=claim,
+            verdict="refuted",
+            quotes=quotes,
+            conflicts=best.conflicts,
+            passages=passages,
+            scores=scores,
+            reason=f"the closest source sentence differs: claim \u201c{c.claim_span}\u201d vs source \u201c{c.source_span}\u201d",
+        )
     if best.cosine >= SUPPORT_COSINE and best.align >= SUPPORT_ALIGN:
-        return ClaimResult(claim=claim, verdict="supported", quotes=quotes, passages=passages, scores=scores,
-                           reason=f"a source sentence says the same (similarity {best.cosine:.2f}, "
-                                  f"{best.coverage:.0%} of the claim's content words)")
+        return ClaimResult(
+            claim=claim,
+            verdict="supported",
+            quotes=quotes,
+            passages=passages,
+            scores=scores,
+            reason=f"a source sentence says the same (similarity {best.cosine:.2f}, "
+            f"{best.coverage:.0%} of the claim's content words)",
+        )
     return weak
 
 
@@ -391,11 +414,13 @@ def quote_unit(engine, unit: Unit, passages: list[ScoredPassage]) -> list[Quote]
 
 PROMPT_FILE = "verify_claim.txt"
 PROMPT_FIELDS = {"claim", "passages"}
-_VERDICT_LINE = re.compile(r"^\W*verdict\W*:\s*\W*(supported|refuted|not[ _-]in[ _-]corpus)\b", re.I | re.M)
-_REASON_LINE = re.compile(r"^\W*reason\W*:\s*(.+)$", re.I | re.M)
+_VERDICT_LINE = re.compile(r"^\W*verdict\W*:\s*\W*(supported|refuted|not[ _-]in[ _-]corpus)\b", re.IGNORECASE | re.MULTILINE)
+_REASON_LINE = re.compile(r"^\W*reason\W*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]{10,}?)[\"\u201d]\s*\[P(\d+)\]")
-_CONFLICT_LINE = re.compile(r"^\W*conflict\W*:\s*[\"\u201c](.+?)[\"\u201d]\s*(?:<>|vs\.?|versus)\s*[\"\u201c](.+?)[\"\u201d]",
-                            re.I | re.M)
+_CONFLICT_LINE = re.compile(
+    r"^\W*conflict\W*:\s*[\"\u201c](.+?)[\"\u201d]\s*(?:<>|vs\.?|versus)\s*[\"\u201c](.+?)[\"\u201d]",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def load_prompt(settings) -> str:
@@ -417,8 +442,9 @@ def format_passages(passages: list[ScoredPassage]) -> str:
     return "\n\n".join(f"[P{n}] {sp.passage.citation}\n{sp.passage.text}" for n, sp in enumerate(passages, start=1))
 
 
-def judge_with_llm(engine, claim: str, passages: list[ScoredPassage], chat_model, settings,
-                   fallback: ClaimResult, name: str = "llm") -> ClaimResult:
+def judge_with_llm(
+    engine, claim: str, passages: list[ScoredPassage], chat_model, settings, fallback: ClaimResult, name: str = "llm"
+) -> ClaimResult:
     """The model's verdict with its quotations verified; `fallback` when the reply cannot be parsed."""
     from rag.errors import GeneratorError
 
@@ -447,8 +473,16 @@ def judge_with_llm(engine, claim: str, passages: list[ScoredPassage], chat_model
         verdict, reason = "not_in_corpus", "the model gave no quotation that could be verified in the documents"
     shown_text = " ".join(normalize_words(q.text) for q in quotes)
     kept = [c for c in conflicts if verdict == "refuted" and normalize_words(c.source_span) in shown_text]
-    return ClaimResult(claim=claim, verdict=verdict, quotes=quotes if verdict != "not_in_corpus" else [],
-                       reason=reason, conflicts=kept, passages=passages, dropped_quotes=dropped, generator=name)
+    return ClaimResult(
+        claim=claim,
+        verdict=verdict,
+        quotes=quotes if verdict != "not_in_corpus" else [],
+        reason=reason,
+        conflicts=kept,
+        passages=passages,
+        dropped_quotes=dropped,
+        generator=name,
+    )
 
 
 def normalize_words(text: str) -> str:

@@ -17,8 +17,12 @@ from rag.errors import BadInput
 from rag.text import normalize
 
 SOURCE = "In July of 1932, the Politburo ordered a special commission to consider reducing the investment budget."
-PARAPHRASE = "Gregory writes that in July 1932 the Politburo told a special commission to look into cutting the investment budget."
-WRONG_YEAR = "Gregory writes that in July 1936 the Politburo told a special commission to look into cutting the investment budget."
+PARAPHRASE = (
+    "Gregory writes that in July 1932 the Politburo told a special commission to look into cutting the investment budget."
+)
+WRONG_YEAR = (
+    "Gregory writes that in July 1936 the Politburo told a special commission to look into cutting the investment budget."
+)
 WRONG_NUMBER = "According to Gregory, the Gosplan chairman proposed cutting planned investment by 25 percent."
 OFF_TOPIC = "The Apollo 11 mission landed two astronauts on the Moon in July 1969."
 
@@ -90,9 +94,11 @@ def test_cli_text_shows_conflicts_side_by_side(corpus_engine, capsys, monkeypatc
 def test_cli_eval_writes_one_line_per_claim(corpus_engine, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("rag.cli.verify_commands.Engine", lambda settings: corpus_engine)
     eval_file, out = tmp_path / "eval.jsonl", tmp_path / "verdicts.jsonl"
-    items = [{"id": "c1", "type": "claim", "claim": PARAPHRASE, "label": "supported", "evidence": []},
-             {"id": "q1", "type": "question", "question": "Who headed Gosplan?", "evidence": []},
-             {"id": "c2", "type": "claim", "claim": OFF_TOPIC, "label": "not_in_corpus", "evidence": []}]
+    items = [
+        {"id": "c1", "type": "claim", "claim": PARAPHRASE, "label": "supported", "evidence": []},
+        {"id": "q1", "type": "question", "question": "Who headed Gosplan?", "evidence": []},
+        {"id": "c2", "type": "claim", "claim": OFF_TOPIC, "label": "not_in_corpus", "evidence": []},
+    ]
     eval_file.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     assert main(["verify", "--eval", str(eval_file), "--out", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -114,8 +120,10 @@ def passage_number(engine, claim: str, sentence: str) -> int:
 
 def test_llm_quotes_are_verified_and_invented_ones_dropped(corpus_engine):
     n = passage_number(corpus_engine, PARAPHRASE, SOURCE)
-    reply = (f"VERDICT: supported\nREASON: the passage reports the July 1932 commission.\nQUOTES:\n"
-             f"\"{SOURCE}\" [P{n}]\n\"Stalin personally doubled the investment budget in July 1932.\" [P{n}]")
+    reply = (
+        f"VERDICT: supported\nREASON: the passage reports the July 1932 commission.\nQUOTES:\n"
+        f'"{SOURCE}" [P{n}]\n"Stalin personally doubled the investment budget in July 1932." [P{n}]'
+    )
     result = verify_claim(corpus_engine, PARAPHRASE, chat_model=FakeListChatModel(responses=[reply]))
     assert result.verdict == "supported"
     assert [q.text for q in result.quotes] == [SOURCE]
@@ -133,8 +141,10 @@ def test_llm_verdict_without_a_verifiable_quote_becomes_not_in_corpus(corpus_eng
 
 def test_llm_refuted_keeps_conflicts_found_in_its_quotes(corpus_engine):
     n = passage_number(corpus_engine, WRONG_YEAR, SOURCE)
-    reply = (f"VERDICT: refuted\nREASON: the commission was set up in 1932.\nQUOTES:\n\"{SOURCE}\" [P{n}]\n"
-             "CONFLICT: \"July 1936\" <> \"July of 1932\"\nCONFLICT: \"in 1936\" <> \"in the spring of 1931\"")
+    reply = (
+        f'VERDICT: refuted\nREASON: the commission was set up in 1932.\nQUOTES:\n"{SOURCE}" [P{n}]\n'
+        'CONFLICT: "July 1936" <> "July of 1932"\nCONFLICT: "in 1936" <> "in the spring of 1931"'
+    )
     result = verify_claim(corpus_engine, WRONG_YEAR, chat_model=FakeListChatModel(responses=[reply]))
     assert result.verdict == "refuted"
     assert [(c.claim_span, c.source_span) for c in result.conflicts] == [("July 1936", "July of 1932")]
@@ -150,6 +160,7 @@ def test_unreadable_llm_reply_falls_back_to_the_extractive_verdict(corpus_engine
 
 def test_parse_reply_formats():
     verdict, reason, quotes, conflicts = parse_reply(
-        '**Verdict:** Not in corpus\nReason: nothing on this.\n"some words quoted here" [P3]')
+        '**Verdict:** Not in corpus\nReason: nothing on this.\n"some words quoted here" [P3]'
+    )
     assert (verdict, reason, quotes, conflicts) == ("not_in_corpus", "nothing on this.", [("some words quoted here", 3)], [])
     assert parse_reply("The claim looks right to me.") is None

@@ -35,8 +35,7 @@ def run_verify(args: argparse.Namespace, settings) -> int:
         if not args.out:
             raise BadInput("--eval needs --out FILE for the verdicts")
         items, results = verify_items(Engine(settings), args.eval_file, settings)
-        lines = [json.dumps({"id": item["id"], **result_line(r)}, ensure_ascii=False) + "\n"
-                 for item, r in zip(items, results)]
+        lines = [json.dumps({"id": item["id"], **result_line(r)}, ensure_ascii=False) + "\n" for item, r in zip(items, results)]
         args.out.write_text("".join(lines), encoding="utf-8")
         print(f"wrote {len(lines)} verdicts to {args.out}")
         return 0
@@ -91,8 +90,10 @@ def run_eval_claims(args: argparse.Namespace, settings) -> int:
         s = r.scores
         conflict = f"{r.conflicts[0].claim_span} <> {r.conflicts[0].source_span}" if r.conflicts else ""
         mark = " " if r.verdict == item["label"] else "x"
-        print(f"{item['id']:<12}{item['label']:<15}{r.verdict:<14}{mark}{s.get('cosine', 0):>7.3f}"
-              f"{s.get('coverage', 0):>7.3f}{s.get('align', 0):>7.3f}  {conflict[:70]}")
+        print(
+            f"{item['id']:<12}{item['label']:<15}{r.verdict:<14}{mark}{s.get('cosine', 0):>7.3f}"
+            f"{s.get('coverage', 0):>7.3f}{s.get('align', 0):>7.3f}  {conflict[:70]}"
+        )
     from rag.cli.search_commands import format_scores
 
     print()
