@@ -227,7 +227,7 @@ def rag_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except RagError as e:
-            raise gr.Error(str(e)) from e
+            raise gr.Error(esc(str(e))) from e  # the toast renders HTML
     return wrapper
 
 
@@ -275,7 +275,7 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
                 yield shown + pending, answers, *keep
         except RagError as e:
             yield shown, answers, *keep
-            raise gr.Error(str(e)) from e
+            raise gr.Error(esc(str(e))) from e  # the toast renders HTML
         yield chat_messages(eng, answers), answers, len(answers) - 1, "", *show(answers[-1])
 
     def pick_answer(answers: list[Answer], evt: gr.SelectData):
@@ -407,7 +407,7 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
                            info="extractive needs no model; the others need a running server or a GGUF file")
             n_passages = gr.Slider(1, 20, value=base.answer.passages_in_prompt, step=1, label="Passages given to the generator")
             with gr.Accordion("OpenAI-compatible server", open=False):
-                openai_url = gr.Textbox(base.answer.openai_base_url, label="Base URL")
+                openai_url = gr.Textbox(base.answer.openai_base_url, label="Base URL", elem_id="openai-url")
                 openai_model = gr.Textbox(base.answer.openai_model, label="Model")
                 openai_key = gr.Textbox(base.answer.openai_api_key, label="API key", type="password")
             with gr.Accordion("Ollama", open=False):
@@ -417,19 +417,24 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
                 gguf = gr.Textbox(base.answer.llamacpp_model_path, label="GGUF model path")
         options = [gen, openai_url, openai_model, openai_key, ollama_url, ollama_model, gguf, n_passages]
 
+        # Events are UI-only (private); progress and errors show on the one component the event is about.
         panel = [citations, others, sources, export]
         for event in (question.submit, ask_btn.click):
             event(respond, [question, answers, current, *options], [chatbot, answers, current, question, *panel],
-                  api_visibility="private")
-        chatbot.select(pick_answer, answers, [current, *panel], api_visibility="private")
-        citations.input(open_source, [answers, current, citations], [sources, others], api_visibility="private")
-        others.input(open_source, [answers, current, others], [sources, citations], api_visibility="private")
+                  api_visibility="private", show_progress_on=chatbot)
+        chatbot.select(pick_answer, answers, [current, *panel], api_visibility="private", show_progress_on=sources)
+        citations.input(open_source, [answers, current, citations], [sources, others], api_visibility="private",
+                        show_progress_on=sources)
+        others.input(open_source, [answers, current, others], [sources, citations], api_visibility="private",
+                     show_progress_on=sources)
         clear_btn.click(clear, None, [chatbot, answers, current, *panel], api_visibility="private")
         for event in (claim.submit, verify_btn.click):
-            event(verify_ui, [claim, *options], [verdict, verdict_json], api_visibility="private")
+            event(verify_ui, [claim, *options], [verdict, verdict_json], api_visibility="private", show_progress_on=verdict)
         lib_query.submit(search_ui, lib_query, lib_results, api_visibility="private")
-        add_btn.click(add_files, upload, [ingest_log, upload, table, to_remove], api_visibility="private")
-        remove_btn.click(remove_files, to_remove, [ingest_log, table, to_remove], api_visibility="private")
+        add_btn.click(add_files, upload, [ingest_log, upload, table, to_remove], api_visibility="private",
+                      show_progress_on=ingest_log)
+        remove_btn.click(remove_files, to_remove, [ingest_log, table, to_remove], api_visibility="private",
+                         show_progress_on=ingest_log)
         app.load(library_view, None, [table, to_remove], api_visibility="private")
         gr.api(ask, api_name="ask")
         gr.api(verify, api_name="verify")

@@ -56,6 +56,7 @@ def page(browser, ui_app, dialogs):
 
 def ask(page, question: str, n: int) -> str:
     """Ask in the chat and wait for the n-th answer to be final; returns its text."""
+    page.get_by_role("tab", name="Chat").click()
     page.locator("#question textarea").fill(question)
     page.locator("#ask").click()
     bot = page.locator("#chat [data-testid='bot']")
@@ -201,3 +202,24 @@ def test_markup_in_documents_and_questions_is_shown_as_text(page, dialogs, tmp_p
     assert page.locator("#chat script, #chat img[src=x], #sources script").count() == 0
     page.screenshot(path=str(SHOTS / "markup_as_text.png"))
     assert dialogs == []
+
+
+def test_a_failing_generator_shows_an_error_and_the_session_goes_on(page):
+    new_conversation(page)
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_label("openai").check()
+    page.get_by_text("OpenAI-compatible server").click()
+    url = page.locator("#openai-url textarea")
+    url.wait_for(state="visible")
+    url.fill("http://127.0.0.1:9/v1")  # nothing listens on the discard port
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#question textarea").fill("What were the sovnarkhozy supposed to do?")
+    page.locator("#ask").click()
+    toast = page.get_by_text(re.compile("OpenAI-compatible server at http://127.0.0.1:9/v1"))
+    toast.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.screenshot(path=str(SHOTS / "generator_error.png"))
+    assert page.locator("#chat [data-testid='bot']").count() == 0  # the failed turn is not left half-done
+
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_label("extractive").check()
+    assert "[1]" in ask(page, "What were the sovnarkhozy supposed to do?", 1)
