@@ -18,6 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.api import Engine
+from rag.chain import answer as answer_question
 from rag.chain import make_generator, stream_answer
 from rag.claims import ClaimResult, verify_claim
 from rag.cli.index_commands import format_report
@@ -66,7 +67,7 @@ def unquoted(answer: Answer) -> list[ScoredPassage]:
 def answer_markdown(engine: Engine, answer: Answer) -> str:
     """An answer as a chat message: its text (quotations numbered inline), then the numbered references."""
     parts = [esc(answer.text)]
-    if answer.standalone_question and answer.standalone_question != answer.question:
+    if answer.standalone_question and answer.standalone_question != " ".join(answer.question.split()):
         parts.insert(0, f"*Searched as: {esc(answer.standalone_question)}*")
     if answer.quotes:
         refs = [f"[{n}] {esc(q.citation)} \u2014 {esc(location(engine, q.doc, q.start, q.end))}"
@@ -303,10 +304,8 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
     @rag_errors
     def ask(question: str) -> dict:
         """Answer a question with verified quotations; the JSON of `rag ask --json`."""
-        from rag.chain import answer
-
         eng = get_engine()
-        return answer(eng, question, settings=eng.settings).to_json_dict()
+        return answer_question(eng, question, settings=eng.settings).to_json_dict()
 
     @rag_errors
     def verify(claim: str) -> dict:
