@@ -68,8 +68,7 @@ class RunningApp:
 @pytest.fixture(scope="session")
 def ui_app(tmp_path_factory, corpus_settings) -> RunningApp:
     """app.py serving a copy of the default index on a free port (the copy may be changed by the tests)."""
-    if current_generation(corpus_settings.index_dir) is None:
-        build_index(corpus_settings)
+    build_index(corpus_settings)  # a no-op when the default index is current
     work = tmp_path_factory.mktemp("ui-app")
     source = current_generation(corpus_settings.index_dir)
     index_dir = work / "index"
