@@ -23,6 +23,16 @@ class Engine:
         self.retriever = Retriever(self.index, self.embedder, settings.retrieval)
         self._lock = threading.Lock()
 
+    @property
+    def vocabulary(self) -> set[str]:
+        """Every word of the indexed documents (lower-case), computed once per loaded index."""
+        if getattr(self, "_vocabulary_of", None) is not self.index:
+            from rag.extractive import document_vocabulary
+
+            self._vocabulary = document_vocabulary(self.index.texts.values())
+            self._vocabulary_of = self.index
+        return self._vocabulary
+
     def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
         """Ranked passages for a question."""
         return self.retriever.search(question, k)

@@ -29,7 +29,7 @@ _FOLLOW_UP = re.compile(r"^\s*(and|but|so|also|what about|how about|what of)\b|\
 def make_generator(engine: Engine, settings: Settings) -> Generator:
     """The generator named by settings.answer.generator."""
     if settings.answer.generator == "extractive":
-        return ExtractiveGenerator(engine.embedder, settings.answer)
+        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary)
     from rag.llm import make_generator as make_llm_generator
 
     return make_llm_generator(settings)
@@ -45,7 +45,7 @@ def standalone_question(question: str, history: History | None, chat_model=None)
         from rag.llm import condense_question
 
         return condense_question(chat_model, history, question)
-    if _FOLLOW_UP.search(question) or len(content_words(question)) <= 3:
+    if _FOLLOW_UP.search(question) or len(content_words(question)) <= 2:
         return f"{history[-1][0]} {question}"
     return question
 

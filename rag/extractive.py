@@ -32,11 +32,14 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None):
+    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None, vocabulary: set[str] | None = None):
         self.embedder = embedder
         self.settings = settings or AnswerSettings()
+        self.vocabulary = vocabulary  # every word of the indexed documents, lower-cased
 
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
+        if self.vocabulary is not None and unknown_names(question, self.vocabulary):
+            return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
         picked, evidence = self.select(question, passages)
         if not picked or evidence < self.settings.abstain_threshold:
             return Draft(text="", abstained=True)
@@ -79,6 +82,20 @@ class ExtractiveGenerator:
             chosen.append(int(i))
         evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
         return [(candidates[i][0], candidates[i][1]) for i in chosen], evidence
+
+
+def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Capitalized names in the question (not sentence-initial) that occur nowhere in the documents."""
+    names = re.findall(r"(?<![.?!:]\s)(?<!^)\b([A-Z][A-Za-z]+(?:-[A-Za-z]+)*)", question.strip())
+    return [n for n in names if len(n) >= 3 and not set(n.lower().split("-")) <= vocabulary]
+
+
+def document_vocabulary(texts) -> set[str]:
+    """Lower-case words of the documents, for unknown_names."""
+    words: set[str] = set()
+    for text in texts:
+        words.update(re.findall(r"[a-z]+", text.lower()))
+    return words
 
 
 def compose(picked: list[tuple[int, str]], passages: list[ScoredPassage]) -> Draft:

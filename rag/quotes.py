@@ -20,6 +20,7 @@ from rag.types import Passage, Quote
 _WINDOW = 4  # words per anchor when looking for a near miss
 MIN_QUOTE_WORDS = 3
 REPAIR_MIN_RATIO = 0.85
+_QUOTE_MARKS = "\"'“”‘’«»"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,11 @@ def _region(text: str, start: int, n_words: int) -> tuple[int, int, str]:
     """The n_words words of text starting at `start`, as (start, end, text)."""
     matches = list(re.finditer(r"\S+", text[start : start + n_words * 40]))[:n_words]
     end = start + matches[-1].end() if matches else start
+    # a repaired quotation starts and ends on words, not on the source's own quotation marks
+    while start < end and text[start] in _QUOTE_MARKS:
+        start += 1
+    while end > start and text[end - 1] in _QUOTE_MARKS:
+        end -= 1
     return start, end, text[start:end]
 
 

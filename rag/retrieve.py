@@ -111,24 +111,45 @@ class Retriever:
 
     def _windows(self, ranked: list[int], k: int) -> list[tuple[int, int, int]]:
         """(hit, first chunk, last chunk) for the best hits, each grown by its neighbours in the same
-        document; a hit already inside a chosen window adds nothing new and is skipped."""
+        document. Chunks share an overlap sentence with their neighbours, so windows never touch: a hit
+        inside or next to a chosen window is merged into it instead of becoming a result of its own."""
         grow = self.settings.neighbours
         passages = self.index.passages
-        covered: set[int] = set()
-        windows = []
+        windows: list[list[int]] = []  # [hit, lo, hi]
+        owner: dict[int, int] = {}  # chunk -> window number
+
+        def same_doc(a: int, b: int) -> bool:
+            return 0 <= b < len(passages) and passages[a].doc.file == passages[b].doc.file
+
+        def free(i: int, j: int) -> bool:  # chunk j can join the window of hit i without touching another
+            return same_doc(i, j) and j not in owner and (j - 1 not in owner or owner[j - 1] == owner.get(i)) \
+                and (j + 1 not in owner or owner[j + 1] == owner.get(i))
+
         for i in ranked:
-            if i in covered:
-                continue
-            lo, hi = i, i
-            while lo > 0 and i - lo < grow and passages[lo - 1].doc.file == passages[i].doc.file and lo - 1 not in covered:
-                lo -= 1
-            while hi + 1 < len(passages) and hi - i < grow and passages[hi + 1].doc.file == passages[i].doc.file and hi + 1 not in covered:
-                hi += 1
-            covered.update(range(lo, hi + 1))
-            windows.append((i, lo, hi))
             if len(windows) == k:
                 break
-        return windows
+            if i in owner:
+                continue
+            touching = {owner[j] for j in (i - 1, i + 1) if j in owner and same_doc(i, j)}
+            if len(touching) == 1:  # next to one window: merge into it
+                near = touching.pop()
+                w = windows[near]
+                w[1], w[2] = min(w[1], i), max(w[2], i)
+                owner[i] = near
+                continue
+            if touching:  # between two windows: its text is already shown
+                continue
+            number = len(windows)
+            owner[i] = number
+            lo = hi = i
+            while i - lo < grow and free(i, lo - 1):
+                lo -= 1
+                owner[lo] = number
+            while hi - i < grow and free(i, hi + 1):
+                hi += 1
+                owner[hi] = number
+            windows.append([i, lo, hi])
+        return [tuple(w) for w in windows]
 
     def _window(self, lo: int, hi: int) -> Passage:
         """One passage spanning chunks lo..hi (their shared overlap sentences written once)."""
