@@ -59,10 +59,10 @@ def main() -> None:
     engine = Engine(settings)
     print(describe_machine())
     print(f"index {settings.index_dir}: {len(engine.index.passages)} passages; {len(questions)} questions x {args.rounds} rounds")
+    emb = engine.embedder.settings
     print(
-        f"torch threads for queries: {engine.embedder.settings.query_threads} "
-        f"(process default {torch.get_num_threads()}); faiss OpenMP threads {faiss.omp_get_max_threads()}; "
-        f"quantized model: {engine.embedder.settings.quantize}\n"
+        f"threads for question embedding: {emb.query_threads} ({getattr(emb, 'backend', 'torch')} backend, "
+        f"int8: {emb.quantize}); torch default {torch.get_num_threads()}; faiss OpenMP threads {faiss.omp_get_max_threads()}\n"
     )
     print(table("without the burner", measure(engine, questions, args.rounds)))
     with one_core_burning() as pid:
