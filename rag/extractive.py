@@ -19,6 +19,8 @@ what which who whom whose when where why how that this these those it its their 
 as than then so such not no any all some about into over under between during after before according did
 would could should can may might will shall has have had one two also more most much many very""".split())
 MIN_QUOTE_WORDS = 6
+SHORT_SENTENCE_WORDS = 25
+SCORED_WORDS = 40
 
 
 def content_words(text: str) -> set[str]:
@@ -53,10 +55,13 @@ class ExtractiveGenerator:
         candidates = []  # (passage no., sentence text, rank prior)
         for number, sp in enumerate(passages, start=1):
             for para in sp.passage.text.split("\n\n"):
-                for a, b in split_sentences(para):
-                    sentence = para[a:b].strip()
-                    if len(sentence.split()) >= MIN_QUOTE_WORDS:
-                        candidates.append((number, sentence, 1.0 / (number + 1)))
+                spans = split_sentences(para)
+                for j, (a, b) in enumerate(spans):
+                    if len(para[a:b].split()) < MIN_QUOTE_WORDS:
+                        continue
+                    if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
+                        b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
+                    candidates.append((number, para[a:b].strip(), 1.0 / (number + 1)))
         if not candidates:
             return [], 0.0
         q_words = content_words(question)
@@ -67,7 +72,8 @@ class ExtractiveGenerator:
         candidates = [candidates[i] for i in keep]
         lexical, prior = lexical[keep], prior[keep]
         q_vec = self.embedder.embed_query(question)
-        s_vecs = self.embedder.embed_documents([c[1] for c in candidates])
+        # the opening words carry a sentence's topic; scoring on them keeps padded batches short
+        s_vecs = self.embedder.embed_documents([" ".join(c[1].split()[:SCORED_WORDS]) for c in candidates])
         dense = s_vecs @ q_vec
         scores = dense + 0.35 * lexical + 0.25 * prior
         order = np.argsort(-scores)
