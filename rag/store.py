@@ -31,7 +31,8 @@ REBUILD_HINT = "rebuild it with `rag ingest corpus/ --index {dir} --rebuild`"
 def index_fingerprint(settings: Settings) -> dict:
     """What an index must agree on with the settings that load it."""
     return {"format": FORMAT_VERSION, "embedding_model": settings.embedding.model_name,
-            "quantized": settings.embedding.quantize, "chunker_version": settings.chunking.version,
+            "embedding_backend": settings.embedding.backend, "quantized": settings.embedding.quantize,
+            "chunker_version": settings.chunking.version,
             "max_tokens": settings.chunking.max_tokens, "overlap_sentences": settings.chunking.overlap_sentences}
 
 
