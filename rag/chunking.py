@@ -44,6 +44,8 @@ def parse_document(loaded: LoadedFile, info: DocumentInfo) -> ParsedDocument:
     text = loaded.text
     heads = find_running_heads(text)
     markers = loaded.page_starts or [(h.start, h.page) for h in heads]
+    if loaded.page_starts:  # PDF page starts are exact: close the last page at the end of the text, so it is marked too
+        markers = [*markers, (len(text), loaded.page_starts[-1][1] + 1)]
     clean = map_text(text, [(h.start, h.end) for h in heads], keep_paragraphs=True)
     return ParsedDocument(info, text, heads, clean, PageMap(markers, len(text)), find_headings(text), line_starts(text))
 

@@ -61,6 +61,8 @@ def map_text(original: str, drop: list[tuple[int, int]] = (), keep_paragraphs: b
             sep = ""  # hyphenated line break: the word is joined
         else:
             sep = "\n\n" if keep_paragraphs and run.count("\n") >= 2 else " "
+            if sep == "\n\n" and m.start() and kept[m.start() - 1] == "-":
+                sep = " "  # "-\n\n" would read as a hyphenated line break and join words the original keeps apart
         starts.append(m.start())
         ends.append(m.end())
         widths.append(len(sep))

@@ -1,0 +1,186 @@
+"""Ingest: every passage maps back to the file as shipped; the index updates only what changed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from rag.cli import main as rag_main
+from rag.errors import ManifestMismatch
+from rag.ingest import ingest
+from rag.settings import ChunkingSettings, Settings
+from rag.store import embedding_text, load_index
+from rag.structure import find_running_heads
+from rag.text import normalize
+
+from conftest import CORPUS, DATA
+
+OCR_BOOKS = ("003_a33086497c1aed1f.txt", "004_5cad5f07bf79d1b6.txt")
+ARTICLES_WITHOUT_PAGES = ("001_5df7ae714c181bd2.txt", "002_016a9ac6361687e5.txt")
+
+
+# --- the whole bundled corpus -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corpus_index(corpus_engine):
+    return corpus_engine.index
+
+
+def test_index_holds_every_corpus_file_as_shipped(corpus_index):
+    shipped = sorted(p.name for p in CORPUS.glob("*.txt"))
+    assert sorted(corpus_index.manifest["files"]) == shipped
+    for name in shipped:
+        assert corpus_index.document_text(name) == (CORPUS / name).read_text(encoding="utf-8")
+
+
+def test_every_passage_span_normalizes_to_its_text(corpus_index):
+    """The recorded span, with removed running heads taken out, is the passage (eval normalization)."""
+    by_file: dict[str, list] = {}
+    for p in corpus_index.passages:
+        by_file.setdefault(p.doc.file, []).append(p)
+    for name, passages in by_file.items():
+        original = corpus_index.document_text(name)
+        heads = [(h.start, h.end) for h in find_running_heads(original)]
+        for p in passages:
+            assert 0 <= p.start < p.end <= len(original)
+            pieces, pos = [], p.start
+            for a, b in heads:
+                if a < p.end and b > p.start:
+                    pieces.append(original[pos:max(a, pos)])
+                    pos = max(pos, b)
+            pieces.append(original[pos:p.end])
+            assert normalize("".join(pieces)) == normalize(p.text), f"{p.location}: span and text differ"
+
+
+def test_no_passage_is_truncated_by_the_model(corpus_index, embedder):
+    counts = embedder.count_tokens([embedding_text(p) for p in corpus_index.passages])
+    longest = max(counts)
+    assert longest <= embedder.max_seq_length == 256, f"a passage of {longest} tokens would be truncated"
+    assert min(counts) > 2  # [CLS] text [SEP]: no empty passage
+
+
+def test_line_spans_match_char_spans(corpus_index):
+    for p in corpus_index.passages:
+        original = corpus_index.document_text(p.doc.file)
+        assert p.line_start == original.count("\n", 0, p.start) + 1
+        assert p.line_end == original.count("\n", 0, p.end - 1) + 1
+
+
+def test_ocr_books_have_page_markers_and_articles_say_page_unknown(corpus_index):
+    for name in OCR_BOOKS:
+        heads = find_running_heads(corpus_index.document_text(name))
+        assert len(heads) >= 5, f"{name}: running heads not found"
+        passages = corpus_index.passages_of(name)
+        assert all(p.page is not None and p.page_status in ("marked", "estimated") for p in passages), name
+        # pages rise through the book
+        pages = [p.page for p in sorted(passages, key=lambda p: p.start)]
+        assert sum(b >= a for a, b in zip(pages, pages[1:])) >= 0.95 * (len(pages) - 1)
+    for name in ARTICLES_WITHOUT_PAGES:
+        assert all(p.page_label == "page unknown" for p in corpus_index.passages_of(name)), name
+
+
+def test_no_running_head_remains_in_passage_text(corpus_index):
+    for name in OCR_BOOKS:
+        original = corpus_index.document_text(name)
+        head_lines = {normalize(original[h.start : h.end]) for h in find_running_heads(original)}
+        if name == OCR_BOOKS[1]:
+            assert {"20 Charles Bettelheim", "Class Struggles in the USSR 95", "Class Struggles in the USSR 12 7"} <= head_lines
+        for p in corpus_index.passages_of(name):
+            assert not any(head in p.text for head in head_lines), p.location
+    number = r"\d(?: ?\d){0,3}"  # OCR splits some page numbers: "12 7"
+    pattern = re.compile(rf"\b{number} Charles Bettelheim\b|Class Struggles in the USSR {number}\b")
+    assert not [p.location for p in corpus_index.passages if pattern.search(p.text)]
+
+
+# --- the embedding model ------------------------------------------------------------------------
+
+def test_embeddings_agree_with_the_fp32_model_and_queries_match_documents(corpus_index, embedder):
+    """The fast backend stays close to sentence-transformers in fp32; queries use the same backend."""
+    from sentence_transformers import SentenceTransformer
+
+    texts = [embedding_text(p) for p in corpus_index.passages[::400]]
+    reference = SentenceTransformer(str(embedder.path), device="cpu", local_files_only=True)
+    exact = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    ours = embedder.embed_documents(texts)
+    assert ours.shape == exact.shape and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
+    assert (ours * exact).sum(axis=1).min() > 0.975  # torch's per-tensor int8 falls to about 0.91 here
+    # int8 activations are scaled per batch, so a text's vector moves a little with its batch-mates
+    # (cosine about 0.99); the other backend's vectors would be further off (about 0.92)
+    stored = corpus_index.embeddings[::400]
+    assert (stored * ours).sum(axis=1).min() > 0.975, "the index was built with another backend than queries use"
+    assert min(float(embedder.embed_query(t) @ v) for t, v in zip(texts, ours)) > 0.975
+
+
+# --- a small index that changes -----------------------------------------------------------------
+
+@pytest.fixture()
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(DATA / "docs", folder)
+    return folder
+
+
+def rows_by_id(index) -> dict[str, bytes]:
+    return {p.passage_id: index.embeddings[i].tobytes() for i, p in enumerate(index.passages)}
+
+
+def test_incremental_ingest(docs, tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir)
+    first = ingest([docs], settings, index_dir, embedder)
+    assert not first.skipped and first.changed
+    assert sorted(first.indexed) == ["bread.html", "ocr_book.txt", "planning.md", "turksib.pdf"]
+    assert first.embedded == first.passages > 0
+    before = load_index(index_dir, settings)
+
+    again = ingest([docs], settings, index_dir, embedder)
+    assert (again.changed, again.embedded, again.indexed, again.removed) == (False, 0, [], [])
+    assert sorted(again.unchanged) == sorted(first.indexed)
+    assert load_index(index_dir, settings).generation == before.generation
+
+    with open(docs / "planning.md", "a", encoding="utf-8") as f:
+        f.write("\n## Results\n\nThe first five-year plan was declared fulfilled in four years and three months.\n")
+    edited = ingest([docs], settings, index_dir, embedder)
+    after = load_index(index_dir, settings)
+    planning = after.passages_of("planning.md")
+    assert edited.indexed == ["planning.md"] and edited.changed
+    assert edited.embedded == len(planning)
+    assert any("four years and three months" in p.text for p in planning)
+    old_rows, new_rows = rows_by_id(before), rows_by_id(after)
+    others = [p.passage_id for p in before.passages if p.doc.file != "planning.md"]
+    assert others and all(new_rows[pid] == old_rows[pid] for pid in others)
+
+    (docs / "bread.html").unlink()
+    removed = ingest([docs], settings, index_dir, embedder)
+    final = load_index(index_dir, settings)
+    assert removed.removed == ["bread.html"] and removed.embedded == 0
+    assert not final.passages_of("bread.html") and "bread.html" not in final.manifest["files"]
+    assert len(final.passages) == final.embeddings.shape[0] == final.faiss_index.ntotal == removed.passages
+
+
+def test_index_of_another_chunker_version_says_how_to_rebuild(small_index_dir):
+    other = Settings(index_dir=small_index_dir, chunking=ChunkingSettings(version="other"))
+    with pytest.raises(ManifestMismatch) as caught:
+        load_index(small_index_dir, other)
+    message = str(caught.value)
+    assert "rag ingest" in message and "--rebuild" in message and "chunker_version" in message
+
+
+def test_cli_ingest_prints_a_summary(docs, tmp_path, capsys):
+    index_dir = tmp_path / "cli-index"
+    assert rag_main(["ingest", str(docs), "--index", str(index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"index: {index_dir}" in out
+    assert "files: 4 in index (4 indexed, 0 unchanged, 0 removed, 0 skipped)" in out
+    assert re.search(r"^passages: (\d+) \(\1 embedded\)$", out, re.M)
+    assert re.search(r"^time: [\d.]+ s \(cleaning [\d.]+ s, embedding [\d.]+ s, indexing [\d.]+ s\)$", out, re.M)
+
+    assert rag_main(["ingest", str(docs), str(tmp_path / "missing"), "--index", str(index_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "files: 4 in index (0 indexed, 4 unchanged, 0 removed, 1 skipped)" in out
+    assert "nothing changed; the index was left as it was" in out
+    assert f"skipped: {tmp_path / 'missing'}: no such file or folder" in out

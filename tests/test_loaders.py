@@ -1,0 +1,103 @@
+"""Loaders: .md, .txt, .html and .pdf become text with the right title, pages and citation facts."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import BadInput
+from rag.loaders import document_info, load_file, read_catalog
+from rag.structure import find_running_heads
+from rag.text import normalize
+
+from conftest import DATA
+
+DOCS = DATA / "docs"
+
+
+def passages_of(engine, file):
+    found = [p for p in engine.index.passages if p.doc.file == file]
+    assert found, f"no passages of {file} in the small index"
+    return found
+
+
+def test_markdown_is_read_as_is_and_uses_the_catalog():
+    loaded = load_file(DOCS / "planning.md")
+    assert loaded.text == (DOCS / "planning.md").read_text(encoding="utf-8")
+    info = document_info(loaded, read_catalog(DOCS))
+    assert (info.doc_id, info.title, info.author, info.year) == ("test-planning", "A Short Note on Planning", "Ada Tester", 2020)
+
+
+def test_catalog_facts_are_used_for_citations(small_engine):
+    origins = [p for p in passages_of(small_engine, "planning.md") if "February 1921" in p.text]
+    assert len(origins) == 1
+    passage = origins[0]
+    assert passage.section == "Origins"
+    assert passage.citation == "Ada Tester (2020), \u201cA Short Note on Planning\u201d, page unknown, section \u201cOrigins\u201d"
+
+
+def test_text_file_without_catalog_entry_falls_back_to_the_file_name():
+    loaded = load_file(DOCS / "ocr_book.txt")
+    info = document_info(loaded, read_catalog(DOCS))
+    assert (info.title, info.author, info.year, info.doc_id) == ("ocr_book", "", None, "ocr-book")
+
+
+def test_text_file_pages_come_from_running_heads(small_engine):
+    passages = passages_of(small_engine, "ocr_book.txt")
+    heads = find_running_heads(small_engine.index.document_text("ocr_book.txt"))
+    assert [h.page for h in heads] == [10, 11, 12, 13, 14, 15]
+    assert len(passages) >= 2
+    for p in passages:  # a passage is cited by the page it starts on
+        assert (p.page, p.page_status) == ([h.page for h in heads if h.start <= p.start][-1], "marked")
+    assert not any("Imaginary Author" in p.text or "Imaginary Book Title" in p.text for p in passages)
+    assert any("grain collection campaign of 1930" in p.text for p in passages)  # "collec-\n  tion" joined
+
+
+def test_html_keeps_visible_text_and_title_only():
+    loaded = load_file(DOCS / "bread.html")
+    assert loaded.title == "Bread Queues in Leningrad"
+    text = normalize(loaded.text)
+    assert "Rationing of bread was introduced in the cities in 1929." in text
+    assert 'The text <script>alert("doc")</script> appears here as words' in text  # escaped markup is content
+    for hidden in ("color: red", "hacked", 'alert("x")'):
+        assert hidden not in text
+    info = document_info(loaded, read_catalog(DOCS))
+    assert info.title == "Bread Queues in Leningrad"
+
+
+def test_html_passages_cite_the_title(small_engine):
+    passages = passages_of(small_engine, "bread.html")
+    assert all(p.doc.title == "Bread Queues in Leningrad" for p in passages)
+    assert not any("hacked" in p.text or "color: red" in p.text for p in passages)
+
+
+def test_pdf_text_layer_and_real_page_numbers():
+    loaded = load_file(DOCS / "turksib.pdf")
+    assert loaded.encoding == "pdf"
+    assert [page for _, page in loaded.page_starts] == [1, 2]
+    second = loaded.page_starts[1][0]
+    assert "begun in 1927" in loaded.text[:second]
+    assert loaded.text[second:].startswith("Chapter 2 The opening of the line")
+    assert "joined near Aina-Bulak in April 1930" in loaded.text[second:]
+    assert (loaded.title, loaded.author) == ("The Turksib Railway", "Tess Pdfwriter")
+
+
+def test_pdf_passages_carry_marked_pages_and_metadata(small_engine):
+    passages = passages_of(small_engine, "turksib.pdf")
+    page_one = [p for p in passages if "begun in 1927" in p.text]
+    page_two = [p for p in passages if "Aina-Bulak" in p.text]
+    assert page_one and all((p.page, p.page_status) == (1, "marked") for p in page_one)
+    assert page_two and all((p.page, p.page_status) == (2, "marked") for p in page_two)
+    assert page_two[0].citation == ("Tess Pdfwriter, \u201cThe Turksib Railway\u201d, p. 2, "
+                                    "section \u201cChapter 2 The opening of the line\u201d")
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [
+    ("notes.docx", b"PK\x03\x04", "unsupported file type .docx"),
+    ("empty.txt", b"  \n", "file is empty"),
+    ("fake.pdf", b"%PDF-1.4 not really", "unreadable PDF"),
+])
+def test_unusable_files_give_a_reason(tmp_path, name, data, reason):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(BadInput, match=reason):
+        load_file(path)
