@@ -47,7 +47,7 @@ class AnswerSettings(_Group):
     generator: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(default="extractive", description="Answer generator")
     max_quotes: int = Field(default=3, description="Quotations in an extractive answer")
     passages_in_prompt: int = Field(default=6, description="Passages shown to the generator")
-    sentences_embedded: int = Field(default=24, description="Candidate sentences the extractive generator embeds and compares")
+    sentences_embedded: int = Field(default=16, description="Candidate sentences the extractive generator embeds and compares")
     abstain_threshold: float = Field(default=0.50, description="Extractive evidence score below which the answer abstains (calibrated)")
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     openai_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server")
