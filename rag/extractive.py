@@ -21,6 +21,7 @@ would could should can may might will shall has have had one two also more most 
 MIN_QUOTE_WORDS = 6
 SHORT_SENTENCE_WORDS = 25
 SCORED_WORDS = 40
+_MARKUP = re.compile(r"#|\*\*|\|")
 
 
 def content_words(text: str) -> set[str]:
@@ -61,7 +62,9 @@ class ExtractiveGenerator:
                         continue
                     if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                         b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
-                    candidates.append((number, para[a:b].strip(), 1.0 / (number + 1)))
+                    sentence = para[a:b].strip().lstrip("-*• ")
+                    if not _MARKUP.search(sentence):  # headings and table rows are not answers
+                        candidates.append((number, sentence, 1.0 / (number + 1)))
         if not candidates:
             return [], 0.0
         q_words = content_words(question)
@@ -113,12 +116,12 @@ def compose(picked: list[tuple[int, str]], passages: list[ScoredPassage]) -> Dra
         quotes.append(DraftQuote(text=sentence, passage=number, marker=marker))
         who = _short_author(doc.author) or doc.short_title()
         year = f" ({doc.year})" if doc.year else ""
-        if doc.file == last_doc:
-            lead = f"{who} continues:"
-        elif n == 1:
+        if n == 1:
             lead = f"According to {who}{year}:"
+        elif doc.file == last_doc:
+            lead = f"{who} also writes:" if n % 2 == 0 else "Elsewhere in the same work:"
         else:
-            lead = f"{who}{year} also writes:"
+            lead = f"{who}{year}, for their part, writes:" if " and " in who else f"{who}{year} writes:"
         lines.append(f"{lead} {marker}")
         last_doc = doc.file
     return Draft(text="\n\n".join(lines), quotes=quotes)
