@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
+from itertools import pairwise
 
 import numpy as np
 import pytest
+from conftest import CORPUS, DATA
 
 from rag.cli import main as rag_main
 from rag.errors import ManifestMismatch
@@ -15,8 +17,6 @@ from rag.settings import ChunkingSettings, Settings
 from rag.store import embedding_text, load_index
 from rag.structure import find_running_heads
 from rag.text import normalize
-
-from conftest import CORPUS, DATA
 
 OCR_BOOKS = ("003_a33086497c1aed1f.txt", "004_5cad5f07bf79d1b6.txt")
 ARTICLES_WITHOUT_PAGES = ("001_5df7ae714c181bd2.txt", "002_016a9ac6361687e5.txt")
@@ -77,7 +77,7 @@ def test_ocr_books_have_page_markers_and_articles_say_page_unknown(corpus_index)
         assert all(p.page is not None and p.page_status in ("marked", "estimated") for p in passages), name
         # pages rise through the book
         pages = [p.page for p in sorted(passages, key=lambda p: p.start)]
-        assert sum(b >= a for a, b in zip(pages, pages[1:])) >= 0.95 * (len(pages) - 1)
+        assert sum(b >= a for a, b in pairwise(pages)) >= 0.95 * (len(pages) - 1)
     for name in ARTICLES_WITHOUT_PAGES:
         assert all(p.page_label == "page unknown" for p in corpus_index.passages_of(name)), name
 
@@ -176,8 +176,8 @@ def test_cli_ingest_prints_a_summary(docs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"index: {index_dir}" in out
     assert "files: 4 in index (4 indexed, 0 unchanged, 0 removed, 0 skipped)" in out
-    assert re.search(r"^passages: (\d+) \(\1 embedded\)$", out, re.M)
-    assert re.search(r"^time: [\d.]+ s \(cleaning [\d.]+ s, embedding [\d.]+ s, indexing [\d.]+ s\)$", out, re.M)
+    assert re.search(r"^passages: (\d+) \(\1 embedded\)$", out, re.MULTILINE)
+    assert re.search(r"^time: [\d.]+ s \(cleaning [\d.]+ s, embedding [\d.]+ s, indexing [\d.]+ s\)$", out, re.MULTILINE)
 
     assert rag_main(["ingest", str(docs), str(tmp_path / "missing"), "--index", str(index_dir)]) == 1
     out = capsys.readouterr().out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import DATA
 
 from rag.errors import BadInput
 from rag.loaders import document_info, load_file, read_catalog
 from rag.structure import find_running_heads
 from rag.text import normalize
-
-from conftest import DATA
 
 DOCS = DATA / "docs"
 
