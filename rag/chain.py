@@ -23,7 +23,7 @@ from rag.types import Answer, Quote, ScoredPassage
 History = list[tuple[str, str]]
 ABSTAIN_TEXT = "The documents don't answer this question."
 REMOVED_TEXT = "*[a quotation was removed: it could not be verified in the cited source]*"
-_FOLLOW_UP = re.compile(r"^\s*(and|but|so|also|what about|how about|what of)\b|\b(it|its|they|them|their|this|that|these|those|he|she|him|his|her)\b", re.I)
+_FOLLOW_UP = re.compile(r"^\s*(and|but|so|also|what about|how about|what of)\b|\b(it|its|they|them|their|this|that|these|those|he|she|him|his|her)\b", re.IGNORECASE)
 
 
 def make_generator(engine: Engine, settings: Settings) -> Generator:

@@ -11,6 +11,7 @@ import numpy as np
 from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
+from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings
 from rag.types import ScoredPassage
 
@@ -114,7 +115,7 @@ def compose(picked: list[tuple[int, str]], passages: list[ScoredPassage]) -> Dra
         doc = passages[number - 1].passage.doc
         marker = f"{{{{Q{n}}}}}"
         quotes.append(DraftQuote(text=sentence, passage=number, marker=marker))
-        who = _short_author(doc.author) or doc.short_title()
+        who = " and ".join(author_surnames(doc.author)) or doc.short_title()
         year = f" ({doc.year})" if doc.year else ""
         if n == 1:
             lead = f"According to {who}{year}:"
@@ -126,9 +127,3 @@ def compose(picked: list[tuple[int, str]], passages: list[ScoredPassage]) -> Dra
         last_doc = doc.file
     return Draft(text="\n\n".join(lines), quotes=quotes)
 
-
-def _short_author(author: str) -> str:
-    """Surnames for running text: "Lewis Siegelbaum and Ronald Grigor Suny" -> "Siegelbaum and Suny"."""
-    people = [p.strip() for p in re.split(r",| and ", author) if p.strip()]
-    names = [p.split()[-1] for p in people]
-    return " and ".join(names)

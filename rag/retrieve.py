@@ -27,10 +27,10 @@ def clean_question(question: str, max_chars: int) -> str:
     return text[:max_chars]
 
 
-def author_surnames(author: str) -> set[str]:
-    """Surnames in an author field: "Lewis Siegelbaum and Ronald Grigor Suny" -> {"Siegelbaum", "Suny"}."""
+def author_surnames(author: str) -> list[str]:
+    """Surnames in an author field, in order: "Lewis Siegelbaum and Ronald Grigor Suny" -> ["Siegelbaum", "Suny"]."""
     people = [p.strip() for p in re.split(r",|&| and ", author) if p.strip()]
-    return {p.split()[-1] for p in people if p.split()[-1][:1].isupper()}
+    return [p.split()[-1] for p in people if p.split()[-1][:1].isupper()]
 
 
 class Retriever:
