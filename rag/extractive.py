@@ -64,7 +64,7 @@ class ExtractiveGenerator:
                     if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                         b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
                     sentence = para[a:b].strip().lstrip("-*• ")
-                    if not _MARKUP.search(sentence):  # headings and table rows are not answers
+                    if not _MARKUP.search(sentence) and not _starts_mid_sentence(sentence):  # headings and table rows are not answers
                         candidates.append((number, sentence, 1.0 / (number + 1)))
         if not candidates:
             return [], 0.0
@@ -92,6 +92,12 @@ class ExtractiveGenerator:
             chosen.append(int(i))
         evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
         return [(candidates[i][0], candidates[i][1]) for i in chosen], evidence
+
+
+def _starts_mid_sentence(text: str) -> bool:
+    """A fragment cut off by a page or note break ("expectation of local organs..."): not a quotation to open with."""
+    first = next((ch for ch in text if ch.isalpha()), "")
+    return first.islower()
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:

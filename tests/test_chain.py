@@ -53,3 +53,17 @@ def test_unverifiable_quotations_are_removed(small_engine):
     text, quotes, dropped = verify_draft(small_engine, draft, passages)
     assert [q.text for q in quotes] == ["the targets for pig iron were raised from ten to seventeen million tons"]
     assert dropped == 2 and text.count(REMOVED_TEXT) == 2 and "[1]" in text
+
+
+def test_extractive_answer_never_opens_a_quotation_mid_sentence(small_engine):
+    """A paragraph cut off by a page or note break starts in lower case: it is not quoted, however well it matches."""
+    from rag.extractive import ExtractiveGenerator
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    text = ("expectation of the planners that the State Planning Commission would decide the plan, "
+            "as the State Planning Commission was created to do.\n\n"
+            "The State Planning Commission was created in February 1921 to replace the earlier planning bodies.")
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    picked, _ = ExtractiveGenerator(small_engine.embedder).select("What was the State Planning Commission created to do?", [passage])
+    assert picked and all(sentence[0].isupper() for _, sentence in picked)
+    assert picked[0][1].startswith("The State Planning Commission was created in February 1921")
