@@ -22,10 +22,12 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-main
 		|| echo "warning: could not install Debian's chromium; browser tests will be skipped"
 	touch $@
 
-index/default/CURRENT: | $(VENV)/.stamp-main
+# Brings the default index up to date after the corpus or the code changes (a no-op ingest when nothing did).
+$(VENV)/.stamp-index: $(wildcard corpus/*) $(wildcard rag/*.py) $(VENV)/.stamp-main
 	$(BIN)/rag ingest corpus/ --index index/default
+	touch $@
 
-setup: $(VENV)/.stamp-main index/default/CURRENT
+setup: $(VENV)/.stamp-main $(VENV)/.stamp-index
 
 setup-test: setup $(VENV)/.stamp-test
 

@@ -18,10 +18,10 @@ _HEAD_NUMBER_LAST = re.compile(r"^[ \t]*([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER +
 _MIN_HEAD_REPEATS = 3
 
 _MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
-# Book headings: "IV. The banking system", "Part 2.", "Chapter 3", possibly continued on the next line.
+# Book headings: "IV. The banking system", "Part 2.", "Chapter 3", possibly wrapped onto the next lines.
 _BOOK_HEADING = re.compile(
     r"(?:^|\n)[ \t]*\n[ \t]*((?:[IVXL]{1,5}\.|Part[ \t]+\d+\.?|PART[ \t]+[IVX\d]+|Chapter[ \t]+\w+|CHAPTER[ \t]+\w+)"
-    r"[^\n]{0,70})(\n[ \t]*[^\n.]{1,60}(?=\n[ \t]*\n))?"
+    r"[^\n]{0,70})((?:\n[ \t]*[^\n.]{1,60}){1,3}(?=\n[ \t]*\n))?"  # a title may wrap onto up to 3 more lines
 )
 
 

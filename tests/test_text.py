@@ -87,3 +87,15 @@ def test_dropped_running_head_disappears():
 def test_line_numbers():
     starts = line_starts("ab\ncd\n\nef")
     assert [line_of(starts, i) for i in (0, 2, 3, 6, 7)] == [1, 1, 2, 3, 4]
+
+
+def test_book_headings_wrapped_over_several_lines_are_read_whole():
+    from rag.structure import find_headings
+
+    text = ("the crisis of 1927-1928.\n\n III. The factors determining the\nabandonment of the NEP in trade\n"
+            "and industry from 1926 on\n\nThe turn made in 1926 was sharp.\n\nIV. Prices\n\nText. More text.\n\n"
+            "V. A numbered point that is a paragraph,\nnot a title. It goes on\nfor a while.\n\n")
+    titles = [title for _, title in find_headings(text)]
+    assert titles[:2] == ["III. The factors determining the abandonment of the NEP in trade and industry from 1926 on",
+                          "IV. Prices"]
+    assert not any("not a title" in title for title in titles)  # lines with sentence ends are body text
