@@ -20,8 +20,8 @@ class DocumentInfo(BaseModel):
     container: str = Field(default="", description="Journal, book or publisher the work appears in")
     kind: str = Field(default="", description="Kind of work (journal article, book, ...)")
 
-    def short_title(self, words: int = 6) -> str:
-        """The title cut to its first few words, for inline citations."""
+    def short_title(self, words: int = 12) -> str:
+        """The title before any subtitle (cut at `words` words), for inline citations: enough to tell volumes apart."""
         parts = self.title.split(":")[0].split()
         return " ".join(parts[:words]) + ("..." if len(parts) > words else "")
 
