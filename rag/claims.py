@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -413,7 +414,7 @@ def quote_unit(engine, unit: Unit, passages: list[ScoredPassage]) -> list[Quote]
 # ---------------------------------------------------------------- the LLM path
 
 PROMPT_FILE = "verify_claim.txt"
-PROMPT_FIELDS = {"claim", "passages"}
+PROMPT_FIELDS = frozenset({"claim", "passages"})
 _VERDICT_LINE = re.compile(r"^\W*verdict\W*:\s*\W*(supported|refuted|not[ _-]in[ _-]corpus)\b", re.IGNORECASE | re.MULTILINE)
 _REASON_LINE = re.compile(r"^\W*reason\W*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]{10,}?)[\"\u201d]\s*\[P(\d+)\]")
@@ -423,33 +424,16 @@ _CONFLICT_LINE = re.compile(
 )
 
 
-def load_prompt(settings) -> str:
-    """The claim prompt template; placeholders other than {claim} and {passages} are rejected."""
-    import string
-
-    path = settings.prompts_dir / PROMPT_FILE
-    if not path.exists():
-        raise BadInput(f"prompt template {path} is missing")
-    template = path.read_text(encoding="utf-8")
-    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    if fields - PROMPT_FIELDS or PROMPT_FIELDS - fields:
-        raise BadInput(f"{path} must use exactly the placeholders {{claim}} and {{passages}}, not {sorted(fields)}")
-    return template
-
-
-def format_passages(passages: list[ScoredPassage]) -> str:
-    """Passages numbered [P1].. with their citations, as the prompt shows them."""
-    return "\n\n".join(f"[P{n}] {sp.passage.citation}\n{sp.passage.text}" for n, sp in enumerate(passages, start=1))
-
-
 def judge_with_llm(
     engine, claim: str, passages: list[ScoredPassage], chat_model, settings, fallback: ClaimResult, name: str = "llm"
 ) -> ClaimResult:
     """The model's verdict with its quotations verified; `fallback` when the reply cannot be parsed."""
     from rag.errors import GeneratorError
+    from rag.llm import format_passages, load_prompt
 
     shown = passages[: settings.answer.passages_in_prompt]
-    prompt = load_prompt(settings).format(claim=claim, passages=format_passages(shown))
+    template = load_prompt(Path(settings.prompts_dir) / PROMPT_FILE, PROMPT_FIELDS)
+    prompt = template.format(claim=claim, passages=format_passages(shown))
     try:
         reply = chat_model.invoke(prompt)
     except Exception as e:  # any client failure (connection, timeout, server error) is one user-facing error
