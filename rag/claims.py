@@ -108,6 +108,7 @@ class Unit:
 
     number: int  # 1-based passage number
     text: str
+    paragraph: str = ""  # the paragraph it comes from: a claim's number found there is not a conflict
     cosine: float = 0.0
     coverage: float = 0.0
     conflicts: list[Conflict] = field(default_factory=list)
@@ -204,13 +205,13 @@ def negated_terms(text: str) -> tuple[set[str], str]:
     return out, span.strip()
 
 
-def find_conflicts(claim: str, source: str, passage_text: str, claim_stems: set[str]) -> list[Conflict]:
+def find_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str]) -> list[Conflict]:
     """Differences between a claim and a closely matching source sentence that contradict it:
-    a number or date the passage does not have where the sentence has another, opposite trends
+    a number or date its paragraph does not have where the sentence has another, opposite trends
     stated about the same terms, or terms that one side negates and the other asserts."""
     out: list[Conflict] = []
     claim_nums, source_nums = numbers_of(claim), numbers_of(source)
-    passage_nums = numbers_of(passage_text)
+    passage_nums = numbers_of(paragraph)
     for n in claim_nums:
         if any(_same_number(n, p) for p in passage_nums):
             continue
@@ -297,7 +298,7 @@ def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
                 for text in texts:
                     if text not in seen:  # retrieved passages overlap by a sentence
                         seen.add(text)
-                        units.append(Unit(number, text))
+                        units.append(Unit(number, text, para))
     return units
 
 
@@ -315,7 +316,7 @@ def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> 
         u.coverage = len(wanted & content_stems(u.text)) / max(len(wanted), 1)
     units.sort(key=lambda u: u.align, reverse=True)
     for u in units[:CONFLICT_CHECKED]:
-        u.conflicts = find_conflicts(claim, u.text, passages[u.number - 1].passage.text, wanted)
+        u.conflicts = find_conflicts(claim, u.text, u.paragraph, wanted)
     return units
 
 
