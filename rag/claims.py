@@ -2,9 +2,9 @@
 
 The default path needs no LLM. It retrieves passages for the claim, cuts them into sentences (and
 pairs of adjacent sentences), and aligns the claim with each by embedding cosine and by the share
-of the claim's content words they contain. The best-aligned sentence decides: a close match that
-differs in a number, a date, a direction (rose/fell) or a negation is `refuted`; a close match
-without such a difference is `supported`; anything weaker is `not_in_corpus`. Thresholds were
+of the claim's content words they contain. A close best-aligned match that differs in a number, a
+date, a direction (rose/fell) or a negation is `refuted`; otherwise a close match without such a
+difference among the few best-aligned is `supported`; anything weaker is `not_in_corpus`. Thresholds were
 calibrated on the dev claims (`rag eval claims` prints the features it used).
 
 With an LLM, the model reads the numbered passages and answers in a fixed format; its quotations
@@ -389,15 +389,19 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
             scores=scores,
             reason=f"the closest source sentence differs: claim \u201c{c.claim_span}\u201d vs source \u201c{c.source_span}\u201d",
         )
-    if best.cosine >= SUPPORT_COSINE and best.align >= SUPPORT_ALIGN:
+    # One sentence alone may match where the best-aligned unit pairs it with a sentence that dilutes it.
+    support = next((u for u in units[:CONFLICT_CHECKED]
+                    if u.cosine >= SUPPORT_COSINE and u.align >= SUPPORT_ALIGN and not u.conflicts), None)
+    quotes = quote_unit(engine, support, passages) if support is not None else []
+    if quotes:
         return ClaimResult(
             claim=claim,
             verdict="supported",
             quotes=quotes,
             passages=passages,
-            scores=scores,
-            reason=f"a source sentence says the same (similarity {best.cosine:.2f}, "
-            f"{best.coverage:.0%} of the claim's content words)",
+            scores={"cosine": round(support.cosine, 4), "coverage": round(support.coverage, 4), "align": round(support.align, 4)},
+            reason=f"a source sentence says the same (similarity {support.cosine:.2f}, "
+            f"{support.coverage:.0%} of the claim's content words)",
         )
     return weak
 

@@ -164,3 +164,17 @@ def test_parse_reply_formats():
     )
     assert (verdict, reason, quotes, conflicts) == ("not_in_corpus", "nothing on this.", [("some words quoted here", 3)], [])
     assert parse_reply("The claim looks right to me.") is None
+
+
+def test_one_sentence_supports_where_its_pair_with_the_next_is_diluted(small_engine):
+    """The best-aligned unit pairs the matching sentence with another; the sentence alone decides."""
+    from rag.claims import SUPPORT_COSINE, Unit, judge_extractive
+
+    passages = small_engine.search("State Planning Commission created", k=1)
+    first = "The State Planning Commission was created in February 1921."
+    second = "It replaced an earlier commission for\nelectrification and at first had only advisory powers."
+    pair = Unit(1, f"{first} {second}", cosine=SUPPORT_COSINE - 0.02, coverage=1.0)
+    alone = Unit(1, first, cosine=SUPPORT_COSINE + 0.05, coverage=0.8)
+    result = judge_extractive(small_engine, "The State Planning Commission was set up in February 1921.", passages, [pair, alone])
+    assert result.verdict == "supported"
+    assert [q.text for q in result.quotes] == [first]
