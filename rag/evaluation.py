@@ -6,12 +6,24 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from rag.errors import BadInput
 from rag.text import normalize
 
 
 def load_items(path: Path, kind: str | None = None) -> list[dict]:
     """Items of an eval JSONL file, optionally only those of one type ("question" or "claim")."""
-    items = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"cannot read the eval file {path}: {getattr(e, 'strerror', None) or e}; pass one with --eval FILE") from e
+    items = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{path}, line {number}: not a JSON object ({e.msg})") from e
     return [i for i in items if kind is None or i.get("type") == kind]
 
 

@@ -220,3 +220,14 @@ def test_large_file_is_cleaned_and_chunked_in_bounded_memory(tmp_path):
     # about 20 bytes per byte of file (the text itself, its cleaned copy and int32 offsets); before
     # the fix, per-match offset arrays and whole-file tokenizer output took over 100
     assert growth < 30 * size, f"peak RSS grew by {growth / 2**20:.0f} MB for a {size / 2**20:.0f} MB file"
+
+
+@pytest.mark.parametrize("command", ["retrieval", "answers", "claims"])
+def test_unreadable_eval_file_is_one_clear_error(command, tmp_path, small_index_dir, capsys):
+    bad = tmp_path / "eval.jsonl"
+    bad.write_text('{"id": "q-1", "type": "question", "question": "Who?"}\nnot json\n')
+    assert main(["eval", command, "--eval", str(bad), "--index", str(small_index_dir)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {bad}, line 2: not a JSON object (Expecting value)"
+    missing = tmp_path / "missing.jsonl"
+    assert main(["eval", command, "--eval", str(missing), "--index", str(small_index_dir)]) == 1
+    assert "cannot read the eval file" in capsys.readouterr().err
