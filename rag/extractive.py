@@ -22,6 +22,7 @@ would could should can may might will shall has have had one two also more most 
 MIN_QUOTE_WORDS = 6
 SHORT_SENTENCE_WORDS = 25
 SCORED_WORDS = 40
+WEAKER_QUOTE_GAP = 0.15  # a further quotation must score within this of the best one
 _MARKUP = re.compile(r"#|\*\*|\|")
 
 
@@ -87,7 +88,7 @@ class ExtractiveGenerator:
                 break
             if any(float(s_vecs[i] @ s_vecs[j]) > 0.85 for j in chosen):
                 continue  # nearly the same sentence again
-            if chosen and scores[i] < scores[chosen[0]] - 0.25:
+            if chosen and scores[i] < scores[chosen[0]] - WEAKER_QUOTE_GAP:
                 break  # much weaker than the best: leave it out
             chosen.append(int(i))
         evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
