@@ -41,3 +41,4 @@ bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/retrieval.py
+	$(BIN)/python benchmarks/answer.py
