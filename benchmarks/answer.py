@@ -6,17 +6,12 @@ with a second process burning a core: total per answer, and the retrieval and dr
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
-from common import describe_machine, one_core_burning, p50_p95
+from common import describe_machine, engine_and_questions, print_quiet_and_busy
 
 from rag.api import Engine
 from rag.chain import answer, make_generator
-from rag.cli.search_commands import DEFAULT_EVAL
-from rag.evaluation import load_items
-from rag.settings import Settings
 
 TARGET_P50_MS = 300.0
 
@@ -42,35 +37,12 @@ def measure(engine: Engine, questions: list[str], rounds: int) -> dict[str, list
     return timings
 
 
-def table(title: str, timings: dict[str, list[float]]) -> str:
-    lines = [f"{title} ({len(timings['total'])} answers)", f"{'stage':<10}{'p50 ms':>9}{'p95 ms':>9}"]
-    for stage, values in timings.items():
-        p50, p95 = p50_p95(values)
-        lines.append(f"{stage:<10}{p50:>9.1f}{p95:>9.1f}")
-    p50 = p50_p95(timings["total"])[0]
-    lines.append(f"answer p50 {p50:.0f} ms: {'within' if p50 < TARGET_P50_MS else 'OVER'} the {TARGET_P50_MS:.0f} ms target")
-    return "\n".join(lines)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval", type=Path, default=DEFAULT_EVAL, dest="eval_file")
-    parser.add_argument("--index", type=Path, help="index folder (default: index/default)")
-    parser.add_argument("--rounds", type=int, default=3, help="measured rounds over the questions, after one warm-up round")
-    args = parser.parse_args()
-
-    settings = Settings()
-    if args.index:
-        settings.index_dir = args.index
-    questions = [i["question"] for i in load_items(args.eval_file, "question")]
-    engine = Engine(settings)
+    engine, questions, rounds = engine_and_questions(__doc__.split("\n\n")[0], default_rounds=3)
     print(describe_machine())
-    print(f"index {settings.index_dir}: {len(engine.index.passages)} passages; generator {settings.answer.generator}; "
-          f"{len(questions)} questions x {args.rounds} rounds\n")
-    print(table("without the burner", measure(engine, questions, args.rounds)))
-    with one_core_burning() as pid:
-        print(f"\nburning one core in pid {pid}")
-        print(table("one core busy", measure(engine, questions, args.rounds)))
+    print(f"index {engine.settings.index_dir}: {len(engine.index.passages)} passages; generator "
+          f"{engine.settings.answer.generator}; {len(questions)} questions x {rounds} rounds\n")
+    print_quiet_and_busy(lambda: measure(engine, questions, rounds), "answers", TARGET_P50_MS)
 
 
 if __name__ == "__main__":

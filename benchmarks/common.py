@@ -85,3 +85,43 @@ def score_report(items: list[dict], ranked_by_id: dict[str, list[dict]]) -> tupl
         + f"\ncross-doc questions with evidence from every gold document in the top 10: {coverage[0]}/{coverage[1]}"
     )
     return scores, coverage, text
+
+
+def latency_table(title: str, timings: dict[str, list[float]], what: str, target_ms: float) -> str:
+    """p50/p95 per stage (ms), and whether the total's p50 is under the target."""
+    lines = [f"{title} ({len(timings['total'])} {what})", f"{'stage':<10}{'p50 ms':>9}{'p95 ms':>9}"]
+    for stage, values in timings.items():
+        p50, p95 = p50_p95(values)
+        lines.append(f"{stage:<10}{p50:>9.2f}{p95:>9.2f}")
+    p50 = p50_p95(timings["total"])[0]
+    lines.append(f"total p50 {p50:.1f} ms: {'within' if p50 < target_ms else 'OVER'} the {target_ms:.0f} ms target")
+    return "\n".join(lines)
+
+
+def engine_and_questions(description: str, default_rounds: int):
+    """Parse --eval/--index/--rounds, then load the engine and the eval file's questions."""
+    import argparse
+
+    from rag.api import Engine
+    from rag.cli.search_commands import DEFAULT_EVAL
+    from rag.evaluation import load_items
+    from rag.settings import Settings
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--eval", type=Path, default=DEFAULT_EVAL, dest="eval_file")
+    parser.add_argument("--index", type=Path, help="index folder (default: index/default)")
+    parser.add_argument("--rounds", type=int, default=default_rounds, help="measured rounds over the questions, after one warm-up round")
+    args = parser.parse_args()
+    settings = Settings()
+    if args.index:
+        settings.index_dir = args.index
+    questions = [i["question"] for i in load_items(args.eval_file, "question")]
+    return Engine(settings), questions, args.rounds
+
+
+def print_quiet_and_busy(measure, what: str, target_ms: float) -> None:
+    """Run `measure()` as the machine is, then again with a second process burning a core; print both tables."""
+    print(latency_table("without the burner", measure(), what, target_ms))
+    with one_core_burning() as pid:
+        print(f"\nburning one core in pid {pid}")
+        print(latency_table("one core busy", measure(), what, target_ms))
