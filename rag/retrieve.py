@@ -45,9 +45,7 @@ class Retriever:
                                    f"model makes {embedder.dimension}; {REBUILD_HINT.format(dir=index.root)}")
         self.last_timings: dict[str, float] = {}
         self._files_by_surname: dict[str, set[str]] = defaultdict(set)
-        self._chunk_no: dict[str, int] = {}
-        for i, p in enumerate(index.passages):
-            self._chunk_no[p.passage_id] = i
+        for p in index.passages:
             for name in author_surnames(p.doc.author):
                 self._files_by_surname[name].add(p.doc.file)
 

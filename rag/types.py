@@ -72,6 +72,12 @@ class ScoredPassage(BaseModel):
     dense_score: float | None = Field(default=None, description="Cosine similarity to the question, if dense search found it")
     bm25_score: float | None = Field(default=None, description="BM25 score, if lexical search found it")
 
+    def to_json_dict(self) -> dict:
+        """The JSON shape of a search result, shared by `rag search --json`, `rag retrieve` and the app's /search."""
+        p = self.passage
+        return {"doc": p.doc.file, "text": p.text, "start": p.start, "end": p.end, "citation": p.citation,
+                "location": p.location, "score": round(self.score, 5)}
+
 
 class Quote(BaseModel):
     """A quotation that has been verified verbatim against its source file."""

@@ -158,12 +158,9 @@ def export_markdown(engine: Engine, answer: Answer | None) -> str:
     return "\n".join(lines).rstrip()
 
 
-def passages_json(results: list[ScoredPassage], engine: Engine) -> list[dict]:
-    """Search results as JSON: rank, document, citation, location, text, score."""
-    return [{"rank": n, "doc": sp.passage.doc.file, "citation": sp.passage.citation,
-             "location": location(engine, sp.passage.doc.file, sp.passage.start, sp.passage.end),
-             "start": sp.passage.start, "end": sp.passage.end, "text": sp.passage.text, "score": sp.score}
-            for n, sp in enumerate(results, start=1)]
+def passages_json(results: list[ScoredPassage]) -> list[dict]:
+    """Search results as JSON: rank, then the shape `rag search --json` prints."""
+    return [{"rank": n, **sp.to_json_dict()} for n, sp in enumerate(results, start=1)]
 
 
 def results_html(rows: list[dict]) -> str:
@@ -299,7 +296,7 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
     def search(question: str) -> list[dict]:
         """Passages for a question, best first, with citations and locations."""
         eng = get_engine()
-        return passages_json(eng.search(question), eng)
+        return passages_json(eng.search(question))
 
     @rag_errors
     def ask(question: str) -> dict:

@@ -39,16 +39,10 @@ def register(sub) -> None:
     p.set_defaults(func=run_eval)
 
 
-def passage_json(sp) -> dict:
-    p = sp.passage
-    return {"doc": p.doc.file, "text": p.text, "start": p.start, "end": p.end, "citation": p.citation,
-            "location": p.location, "score": round(sp.score, 5)}
-
-
 def run_search(args: argparse.Namespace, settings) -> int:
     results = Engine(settings).search(args.question, args.k)
     if args.json:
-        print(json.dumps([passage_json(r) for r in results], ensure_ascii=False, indent=1))
+        print(json.dumps([r.to_json_dict() for r in results], ensure_ascii=False, indent=1))
         return 0
     for rank, r in enumerate(results, start=1):
         print(f"[{rank}] {r.score:.4f}  {r.passage.citation}\n    {r.passage.location}")
@@ -63,7 +57,7 @@ def retrieve_all(engine: Engine, items: list[dict], k: int) -> list[dict]:
     for item in items:
         t0 = time.perf_counter()
         results = engine.search(item["question"], k)
-        rows.append({"id": item["id"], "ranked": [passage_json(r) for r in results],
+        rows.append({"id": item["id"], "ranked": [r.to_json_dict() for r in results],
                      "latency_ms": round((time.perf_counter() - t0) * 1e3, 2)})
     return rows
 
