@@ -325,7 +325,7 @@ def build_app(engine: Engine | Callable[[], Engine], settings: Settings) -> gr.B
         return rows, gr.update(choices=[(f"{r[0]} ({r[4]})", r[4]) for r in rows], value=[])
 
     @rag_errors
-    def add_files(files: list[str] | None, progress=gr.Progress()):  # noqa: B008 (how Gradio injects progress)  # noqa: B008 (how Gradio injects a progress bar)
+    def add_files(files: list[str] | None, progress=gr.Progress()):  # noqa: B008 (how Gradio injects a progress bar)
         if not files:
             raise BadInput("choose one or more .txt, .md, .html or .pdf files first")
         eng = get_engine()
