@@ -22,9 +22,10 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-main
 		|| echo "warning: could not install Debian's chromium; browser tests will be skipped"
 	touch $@
 
-# Brings the default index up to date after the corpus or the code changes (a no-op ingest when nothing did).
+# Brings the default index up to date after the corpus or the code changes (a no-op ingest when nothing did),
+# with the embedding model adapted to the corpus (rag/adapt.py: about 11 minutes on 2 cores, once).
 $(VENV)/.stamp-index: $(wildcard corpus/*) $(wildcard rag/*.py) $(VENV)/.stamp-main
-	$(BIN)/rag ingest corpus/ --index index/default
+	$(BIN)/rag ingest corpus/ --index index/default --adapt
 	touch $@
 
 setup: $(VENV)/.stamp-main $(VENV)/.stamp-index

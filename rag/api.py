@@ -18,8 +18,9 @@ class Engine:
 
     def __init__(self, settings: Settings, index: Index | None = None, embedder: Embedder | None = None):
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.embedding)
         self.index = index or load_index(settings.index_dir, settings)
+        # the model the index's vectors were made with: its adapted one (rag.adapt) or the settings' one
+        self.embedder = embedder or Embedder(settings.embedding, model_dir=self.index.model_dir)
         self.retriever = Retriever(self.index, self.embedder, settings.retrieval)
         self._lock = threading.Lock()
 
@@ -38,7 +39,7 @@ class Engine:
         return self.retriever.search(question, k)
 
     def ingest(self, paths: list[Path], progress: Progress | None = None, remove_missing: bool = False) -> IngestReport:
-        """Add or update files in this engine's index, then reload it."""
+        """Add or update files in this engine's index (embedded with its model), then reload it."""
         with self._lock:
             report = ingest(paths, self.settings, self.settings.index_dir, self.embedder,
                             progress=progress, remove_missing=remove_missing)
@@ -56,14 +57,19 @@ class Engine:
 
     def reload(self) -> None:
         """Load the index again from disk (after another process or call changed it)."""
-        self.index = load_index(self.settings.index_dir, self.settings)
+        index = load_index(self.settings.index_dir, self.settings)
+        if index.adaptation != self.index.adaptation:  # the model changed (`rag ingest --adapt` elsewhere)
+            self.embedder = Embedder(self.settings.embedding, model_dir=index.model_dir)
+        self.index = index
         self.retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
 
 
 def build_index(settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None,
-                rebuild: bool = False, embedder: Embedder | None = None) -> IngestReport:
-    """Build or update the index at settings.index_dir from `paths` (default: the bundled corpus)."""
-    return ingest(paths or [settings.corpus_dir], settings, settings.index_dir, embedder, rebuild=rebuild, progress=progress)
+                rebuild: bool = False, embedder: Embedder | None = None, adapt: bool = True) -> IngestReport:
+    """Build or update the index at settings.index_dir from `paths` (default: the bundled corpus), by
+    default with the embedding model adapted to the documents, as `make setup` builds it."""
+    return ingest(paths or [settings.corpus_dir], settings, settings.index_dir, embedder, rebuild=rebuild,
+                  progress=progress, adapt=adapt)
 
 
 def ensure_index(settings: Settings, progress: Progress | None = None) -> IngestReport | None:

@@ -48,14 +48,22 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag"
 
 
-class Embedder:
-    """Sentence embeddings (L2-normalized float32) and token counts from one model."""
+def base_model_path(settings: EmbeddingSettings) -> Path:
+    """The model named by the settings: model_path if set, else the bundled all-MiniLM-L6-v2."""
+    return Path(settings.model_path) if settings.model_path else bundled_model_path()
 
-    def __init__(self, settings: EmbeddingSettings | None = None):
+
+class Embedder:
+    """Sentence embeddings (L2-normalized float32) and token counts from one model.
+
+    model_dir: a model to use instead of the settings' one (an index's adapted model, rag.adapt).
+    """
+
+    def __init__(self, settings: EmbeddingSettings | None = None, model_dir: Path | None = None):
         from tokenizers import Tokenizer
 
         self.settings = settings or EmbeddingSettings()
-        self.path = Path(self.settings.model_path) if self.settings.model_path else bundled_model_path()
+        self.path = Path(model_dir) if model_dir else base_model_path(self.settings)
         if not (self.path / "config.json").exists() or not (self.path / "tokenizer.json").exists():
             raise ModelMissing(f"no sentence-transformers model at {self.path}; set RAG_EMBEDDING__MODEL_PATH or run `make setup`")
         st_config = _read_json(self.path / "sentence_bert_config.json")
@@ -173,9 +181,10 @@ def exported_model(model_dir: Path, settings: EmbeddingSettings) -> Path:
         raise ModelMissing(f"no model weights in {model_dir}; run `make setup`")
     import onnxruntime
 
-    stat = weights.stat()
-    key = hashlib.sha1(json.dumps([str(weights.resolve()), stat.st_size, stat.st_mtime_ns, settings.quantize,
-                                   onnxruntime.__version__, EXPORT_VERSION]).encode()).hexdigest()[:16]
+    # by content: an index's adapted model sits in a new folder after every update, with the same weights
+    with open(weights, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    key = hashlib.sha1(json.dumps([digest, settings.quantize, onnxruntime.__version__, EXPORT_VERSION]).encode()).hexdigest()[:16]
     cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
     target = cache / f"{model_dir.name}-{'int8' if settings.quantize else 'fp32'}-{key}.onnx"
     if not target.exists():

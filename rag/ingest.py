@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rag.adapt import adapt_model
 from rag.chunking import chunk_document, parse_document
-from rag.embed import Embedder
+from rag.embed import Embedder, base_model_path
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
 from rag.loaders import SUPPORTED, document_info, load_file, read_catalog
 from rag.settings import Settings
@@ -74,12 +77,17 @@ def shown(path: Path | str) -> str:
 
 
 def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
-           rebuild: bool = False, progress: Progress | None = None, remove_missing: bool = True) -> IngestReport:
+           rebuild: bool = False, progress: Progress | None = None, remove_missing: bool = True,
+           adapt: bool = False) -> IngestReport:
     """Bring the index in line with the files under `paths`.
 
     Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
     embedded; files that were ingested from these folders and are gone are removed (with
     remove_missing). Files indexed from elsewhere (uploads) are kept.
+
+    The index keeps embedding with the model it was built with. With `adapt`, a model adapted to
+    the documents (rag.adapt) is trained unless the index already has one trained on exactly these
+    files, and every passage is embedded again with it.
     """
     began = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
@@ -91,14 +99,15 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     kept_passages: dict[str, list[Passage]] = {}
     kept_rows: dict[str, np.ndarray] = {}
     texts: dict[str, str] = {}
-    to_embed: list[Passage] = []
     seen_hashes: dict[str, str] = {}
     catalogs: dict[Path, dict] = {}
+    model_dir = old.model_dir if old else None
+    adaptation = old.adaptation if old else None
     embedder_box = [embedder]
 
     def get_embedder() -> Embedder:
         if embedder_box[0] is None:
-            embedder_box[0] = Embedder(settings.embedding)
+            embedder_box[0] = Embedder(settings.embedding, model_dir=model_dir)
         return embedder_box[0]
 
     for n, path in enumerate(files, start=1):
@@ -146,7 +155,6 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             continue
         kept_passages[name] = passages
         kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages)}
-        to_embed.extend(passages)
         report.indexed.append(name)
         report.timings["clean"] += time.perf_counter() - t0
 
@@ -166,35 +174,58 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             texts[name] = old.document_text(name)
 
     report.changed = bool(report.indexed or report.removed or rebuild or old is None)
-    if report.changed:
+    order = sorted(kept_files)
+    to_embed = list(report.indexed)
+    trained_dir = None
+    trained_on = {name: kept_files[name]["sha256"] for name in order}
+    if adapt and order and (adaptation or {}).get("files") != trained_on:
         t0 = time.perf_counter()
-        if progress:
-            progress("embedding", 0, len(to_embed))
-        new_vectors = get_embedder().embed_documents([embedding_text(p) for p in to_embed]) if to_embed else None
-        report.timings["embed"] = time.perf_counter() - t0
-        report.embedded = len(to_embed)
-        t0 = time.perf_counter()
-        new_rows = {}
-        if new_vectors is not None:
-            offset = 0
-            for name in report.indexed:
-                count = len(kept_passages[name])
-                new_rows[name] = new_vectors[offset : offset + count]
-                offset += count
-        order = sorted(kept_files)
-        all_passages = [p for name in order for p in kept_passages[name]]
-        rows = [kept_rows.get(name, new_rows.get(name)) for name in order]
-        dim = get_embedder().dimension if new_vectors is not None or not rows else rows[0].shape[1]
-        embeddings = np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
-        write_index(index_dir, settings, {n: kept_files[n] for n in order}, all_passages, embeddings,
-                    {n: texts[n] for n in order})
-        report.timings["index"] = time.perf_counter() - t0
+        trained_dir = index_dir / f"model.partial-{uuid.uuid4().hex[:6]}"  # removed with other leftovers
+        index_dir.mkdir(parents=True, exist_ok=True)
+        adaptation = {**adapt_model(base_model_path(settings.embedding), [p for n in order for p in kept_passages[n]],
+                                    trained_dir, settings.adapt, progress), "files": trained_on}
+        model_dir, embedder_box[0], to_embed, kept_rows = trained_dir, None, order, {}
+        report.timings["adapt"] = time.perf_counter() - t0
+        report.changed = True
+    try:
+        if report.changed:
+            _embed_and_write(index_dir, settings, report, get_embedder, progress, order, to_embed, kept_files,
+                             kept_passages, kept_rows, texts, model_dir, adaptation)
+    finally:
+        if trained_dir is not None:
+            shutil.rmtree(trained_dir, ignore_errors=True)  # the index now holds its own copy
     report.files = len(kept_files)
     report.passages = sum(len(kept_passages[n]) for n in kept_files)
     report.seconds = time.perf_counter() - began
     if progress:
         progress("done", len(files), len(files))
     return report
+
+
+def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, get_embedder, progress, order: list[str],
+                     to_embed: list[str], kept_files: dict, kept_passages: dict, kept_rows: dict, texts: dict,
+                     model_dir: Path | None, adaptation: dict | None) -> None:
+    """Embed the passages of the files in `to_embed`, then write the whole index as a new generation."""
+    t0 = time.perf_counter()
+    passages = [p for name in to_embed for p in kept_passages[name]]
+    if progress:
+        progress("embedding", 0, len(passages))
+    vectors = get_embedder().embed_documents([embedding_text(p) for p in passages]) if passages else None
+    report.timings["embed"] = time.perf_counter() - t0
+    report.embedded = len(passages)
+    t0 = time.perf_counter()
+    rows = dict(kept_rows)
+    offset = 0
+    for name in to_embed:
+        count = len(kept_passages[name])
+        rows[name] = vectors[offset : offset + count]
+        offset += count
+    all_passages = [p for name in order for p in kept_passages[name]]
+    dim = get_embedder().dimension if vectors is not None or not order else rows[order[0]].shape[1]
+    embeddings = np.vstack([rows[name] for name in order]) if order else np.zeros((0, dim), dtype=np.float32)
+    write_index(index_dir, settings, {n: kept_files[n] for n in order}, all_passages, embeddings,
+                {n: texts[n] for n in order}, model_dir, adaptation)
+    report.timings["index"] = time.perf_counter() - t0
 
 
 def _previous_index(index_dir: Path, settings: Settings):
@@ -222,7 +253,7 @@ def remove_documents(names: Iterable[str], settings: Settings, index_dir: Path |
     if report.removed:
         keep = [i for i, p in enumerate(old.passages) if p.doc.file in files]
         write_index(index_dir, settings, files, [old.passages[i] for i in keep], old.embeddings[keep],
-                    {n: old.document_text(n) for n in files})
+                    {n: old.document_text(n) for n in files}, old.model_dir, old.adaptation)
         report.changed = True
     report.files = len(files)
     report.passages = sum(e["passages"] for e in files.values())

@@ -26,6 +26,20 @@ class EmbeddingSettings(_Group):
     cache_dir: str = Field(default="", description="Where the exported ONNX model is kept; empty = $XDG_CACHE_HOME/rag or ~/.cache/rag")
 
 
+class AdaptSettings(_Group):
+    """Self-supervised adaptation of the embedding model to the indexed documents (`rag ingest --adapt`)."""
+
+    epochs: int = Field(default=1, description="Passes over the passages (one query sentence per passage per pass)")
+    batch_size: int = Field(default=32, description="Pairs per step; the other passages of a batch are the negatives")
+    learning_rate: float = Field(default=2e-5, description="AdamW learning rate")
+    max_steps: int = Field(default=0, description="Stop after this many steps (0 = all)")
+    min_sentence_words: int = Field(default=8, description="Shorter sentences are not used as queries")
+    keep_sentence_share: float = Field(default=0.1, description="Share of pairs whose passage keeps the query sentence")
+    query_max_tokens: int = Field(default=64, description="Query sentences are cut to this many tokens")
+    seed: int = Field(default=0, description="Random seed (pair sampling, order, initialization)")
+    threads: int = Field(default=0, description="Torch threads while training (0 = torch's default, all cores)")
+
+
 class ChunkingSettings(_Group):
     max_tokens: int = Field(default=160, description="Target chunk size in model tokens (the model truncates at 256)")
     overlap_sentences: int = Field(default=1, description="Sentences repeated at the start of the next chunk")
@@ -69,6 +83,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(default=PROJECT_ROOT / "corpus", description="The bundled corpus (with catalog.toml)")
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    adapt: AdaptSettings = Field(default_factory=AdaptSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

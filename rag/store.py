@@ -1,9 +1,10 @@
 """The index on disk: FAISS + BM25 over the same passages, under one manifest, swapped atomically.
 
 Layout: <index_dir>/CURRENT names a generation folder; each generation holds manifest.json,
-passages.jsonl, embeddings.npy, faiss.index, bm25/ and texts/ (the documents as indexed, for
-quote verification). A new generation is written aside and CURRENT is replaced in one rename,
-so a killed ingest leaves the previous index in use.
+passages.jsonl, embeddings.npy, faiss.index, bm25/, texts/ (the documents as indexed, for
+quote verification) and, when the embedding model was adapted to the documents, model/ (the
+model its vectors were made with; see rag.adapt). A new generation is written aside and CURRENT
+is replaced in one rename, so a killed ingest leaves the previous index in use.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ class Index:
     def passages_of(self, file: str) -> list[Passage]:
         return [p for p in self.passages if p.doc.file == file]
 
+    @property
+    def model_dir(self) -> Path | None:
+        """The embedding model adapted to this index's documents, if it has one (else the base model applies)."""
+        return self.generation / "model" if self.manifest.get("adaptation") else None
+
+    @property
+    def adaptation(self) -> dict | None:
+        """How the model in model_dir was trained (rag.adapt), with the files it was trained on."""
+        return self.manifest.get("adaptation")
+
 
 def current_generation(root: Path) -> Path | None:
     pointer = root / "CURRENT"
@@ -127,8 +138,12 @@ def load_index(root: Path, settings: Settings) -> Index:
 
 
 def write_index(root: Path, settings: Settings, files: dict[str, dict], passages: list[Passage],
-                embeddings: np.ndarray, texts: dict[str, str]) -> Path:
-    """Write a new generation aside, then point CURRENT at it. Returns the generation folder."""
+                embeddings: np.ndarray, texts: dict[str, str], model_dir: Path | None = None,
+                adaptation: dict | None = None) -> Path:
+    """Write a new generation aside, then point CURRENT at it. Returns the generation folder.
+
+    model_dir and adaptation: the adapted model the embeddings were made with, and how it was trained.
+    """
     import bm25s
     import faiss
 
@@ -153,11 +168,15 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     (tmp / "texts").mkdir()
     for name, text in texts.items():
         (tmp / "texts" / name).write_text(text, encoding="utf-8")
+    if model_dir is not None:
+        # hard links where possible: generations never change, so they can share the model's files
+        shutil.copytree(model_dir, tmp / "model", copy_function=_link_or_copy)
     # every file, so a damaged BM25 part or document text is caught at load, not at question time
     checksums = {path.relative_to(tmp).as_posix(): _sha256(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
     manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
                 "counts": {"files": len(files), "passages": len(passages)},
                 "dimension": int(embeddings.shape[1]) if len(passages) else 0,
+                "adaptation": adaptation if model_dir is not None else None,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     _fsync_tree(tmp)
@@ -170,10 +189,17 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
 
 
 def _remove_stale(root: Path, keep: Path) -> None:
-    """Drop older generations and leftovers of killed ingests."""
+    """Drop older generations and leftovers of killed ingests (and of adaptations, rag.adapt)."""
     for child in root.iterdir():
-        if child != keep and (child.name.startswith("gen-") or child.name.startswith("CURRENT.")):
+        if child != keep and child.name.startswith(("gen-", "CURRENT.", "model.partial-")):
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _fsync_tree(folder: Path) -> None:

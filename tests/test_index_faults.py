@@ -105,7 +105,7 @@ def index_copy(tmp_path, small_index_dir) -> Path:
 @pytest.fixture
 def shared_embedder(monkeypatch, embedder):
     """Let `rag search` reuse the session's model instead of loading its own (same model, less CPU)."""
-    monkeypatch.setattr(rag.api, "Embedder", lambda settings=None: embedder)
+    monkeypatch.setattr(rag.api, "Embedder", lambda settings=None, model_dir=None: embedder)
 
 
 def search_error(index_dir: Path, capsys) -> str:

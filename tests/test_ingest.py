@@ -97,9 +97,12 @@ def test_no_running_head_remains_in_passage_text(corpus_index):
 
 # --- the embedding model ------------------------------------------------------------------------
 
-def test_embeddings_agree_with_the_fp32_model_and_queries_match_documents(corpus_index, embedder):
-    """The fast backend stays close to sentence-transformers in fp32; queries use the same backend."""
+def test_embeddings_agree_with_the_fp32_model_and_queries_match_documents(corpus_engine):
+    """The fast backend stays close to sentence-transformers in fp32; queries use the same backend and model."""
     from sentence_transformers import SentenceTransformer
+
+    corpus_index, embedder = corpus_engine.index, corpus_engine.embedder
+    assert embedder.path == corpus_index.model_dir, "the engine should embed questions with the index's adapted model"
 
     texts = [embedding_text(p) for p in corpus_index.passages[::400]]
     reference = SentenceTransformer(str(embedder.path), device="cpu", local_files_only=True)

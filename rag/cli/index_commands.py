@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", type=Path, help="files or folders (.txt, .md, .html, .pdf)")
     add_index_option(p)
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
+    p.add_argument("--adapt", action="store_true",
+                   help="adapt the embedding model to these documents first (self-supervised; minutes of CPU), "
+                        "unless the index's model was already adapted to exactly these files")
     p.add_argument("--keep-missing", action="store_true", help="keep documents whose files are gone from these folders")
     p.set_defaults(func=run_ingest)
 
@@ -31,7 +34,7 @@ def run_ingest(args: argparse.Namespace, settings) -> int:
         bar.refresh()
 
     report = ingest(args.paths, settings, settings.index_dir, rebuild=args.rebuild, progress=progress,
-                    remove_missing=not args.keep_missing)
+                    remove_missing=not args.keep_missing, adapt=args.adapt)
     bar.close()
     print(format_report(report, settings.index_dir))
     return 1 if report.failed else 0
@@ -39,12 +42,13 @@ def run_ingest(args: argparse.Namespace, settings) -> int:
 
 def format_report(report: IngestReport, index_dir: Path) -> str:
     """The closing summary of an ingest."""
+    adapting = f", adapting the model {report.timings['adapt']:.1f} s" if "adapt" in report.timings else ""
     lines = [f"index: {index_dir}",
              f"files: {report.files} in index ({len(report.indexed)} indexed, {len(report.unchanged)} unchanged, "
              f"{len(report.removed)} removed, {len(report.skipped)} skipped)",
              f"passages: {report.passages} ({report.embedded} embedded)",
              f"time: {report.seconds:.1f} s (cleaning {report.timings['clean']:.1f} s, embedding "
-             f"{report.timings['embed']:.1f} s, indexing {report.timings['index']:.1f} s)"]
+             f"{report.timings['embed']:.1f} s, indexing {report.timings['index']:.1f} s{adapting})"]
     if not report.changed:
         lines.append("nothing changed; the index was left as it was")
     for name, note in report.notes:
