@@ -4,7 +4,7 @@ The inverse cloze task (Lee, Chang and Toutanova, 2019): a sentence taken out of
 query whose answer is the rest of that passage; the other passages of the batch are its wrong
 answers. A few minutes of it teach all-MiniLM-L6-v2 the corpus's vocabulary and the way its
 passages are written (OCR'd 1970s prose, Soviet terms), which a general model was never shown.
-Measured on the dev questions: benchmarks/README.md.
+Measured on the dev questions by benchmarks/adapt.py.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from rag.errors import BadInput, RagError
 from rag.loaders import SUPPORTED
 from rag.quotes import passage_at
 from rag.settings import Settings
+from rag.text import line_of, line_starts
 from rag.types import Answer, Passage, ScoredPassage
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -45,15 +46,10 @@ def esc(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
-def line_of(text: str, offset: int) -> int:
-    """1-based line of a character offset."""
-    return text.count("\n", 0, offset) + 1
-
-
 def location(engine: Engine, file: str, start: int, end: int) -> str:
     """'file, lines a-b' for a span of an indexed document."""
-    text = engine.index.document_text(file)
-    a, b = line_of(text, start), line_of(text, max(start, end - 1))
+    starts = line_starts(engine.index.document_text(file))
+    a, b = line_of(starts, start), line_of(starts, max(start, end - 1))
     return f"{file}, line {a}" if a == b else f"{file}, lines {a}-{b}"
 
 

@@ -31,6 +31,14 @@ def embedder() -> Embedder:
     return Embedder(Settings().embedding)
 
 
+@pytest.fixture
+def shared_embedder(monkeypatch, embedder):
+    """Let CLI commands over the small (not adapted) indexes reuse the session's model instead of loading their own."""
+    import rag.api
+
+    monkeypatch.setattr(rag.api, "Embedder", lambda settings=None, model_dir=None: embedder)
+
+
 @pytest.fixture(scope="session")
 def corpus_settings() -> Settings:
     """Settings of the default index of the bundled corpus (built by `make setup`, or here if missing)."""

@@ -15,7 +15,6 @@ import faiss
 import numpy as np
 import pytest
 
-import rag.api
 from rag.cli import main
 from rag.ingest import ingest
 from rag.retrieve import Retriever
@@ -100,12 +99,6 @@ def index_copy(tmp_path, small_index_dir) -> Path:
     target = tmp_path / "index"
     shutil.copytree(small_index_dir, target)
     return target
-
-
-@pytest.fixture
-def shared_embedder(monkeypatch, embedder):
-    """Let `rag search` reuse the session's model instead of loading its own (same model, less CPU)."""
-    monkeypatch.setattr(rag.api, "Embedder", lambda settings=None, model_dir=None: embedder)
 
 
 def search_error(index_dir: Path, capsys) -> str:

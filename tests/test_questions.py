@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import rag.api
 from rag.chain import answer
 from rag.claims import verify_claim
 from rag.cli import main
@@ -81,8 +80,7 @@ def test_control_characters_do_not_change_the_search(small_engine):
 
 
 @pytest.mark.parametrize("command", ["ask", "search"])
-def test_empty_question_on_the_command_line(command, small_index_dir, embedder, monkeypatch, capsys):
-    monkeypatch.setattr(rag.api, "Embedder", lambda settings=None: embedder)
+def test_empty_question_on_the_command_line(command, small_index_dir, shared_embedder, capsys):
     status = main([command, " \t ", "--index", str(small_index_dir)])
     err = capsys.readouterr().err
     assert status == 1

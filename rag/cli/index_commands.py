@@ -28,6 +28,7 @@ def run_ingest(args: argparse.Namespace, settings) -> int:
     bar = tqdm(total=0, unit="file", file=sys.stderr)
 
     def progress(stage: str, done: int, total: int) -> None:
+        bar.unit = "step" if stage.startswith("adapting") else "file"
         bar.total = total
         bar.n = done
         bar.set_description(stage[:40])
