@@ -433,16 +433,13 @@ def judge_with_llm(
     engine, claim: str, passages: list[ScoredPassage], chat_model, settings, fallback: ClaimResult, name: str = "llm"
 ) -> ClaimResult:
     """The model's verdict with its quotations verified; `fallback` when the reply cannot be parsed."""
-    from rag.errors import GeneratorError
-    from rag.llm import format_passages, load_prompt
+    from rag.llm import format_passages, load_prompt, translated_errors
 
     shown = passages[: settings.answer.passages_in_prompt]
     template = load_prompt(Path(settings.prompts_dir) / PROMPT_FILE, PROMPT_FIELDS)
     prompt = template.format(claim=claim, passages=format_passages(shown))
-    try:
+    with translated_errors(chat_model):
         reply = chat_model.invoke(prompt)
-    except Exception as e:  # any client failure (connection, timeout, server error) is one user-facing error
-        raise GeneratorError(f"the {name} generator failed: {e}") from e
     text = reply.content if isinstance(reply.content, str) else str(reply.content)
     parsed = parse_reply(text)
     if parsed is None:

@@ -66,8 +66,10 @@ class Embedder:
         self.path = Path(model_dir) if model_dir else base_model_path(self.settings)
         if not (self.path / "config.json").exists() or not (self.path / "tokenizer.json").exists():
             raise ModelMissing(f"no sentence-transformers model at {self.path}; set RAG_EMBEDDING__MODEL_PATH or run `make setup`")
-        st_config = _read_json(self.path / "sentence_bert_config.json")
-        self.max_seq_length = int(st_config.get("max_seq_length") or 512)
+        # sentence-transformers before v5 wrote the limit to sentence_bert_config.json, later ones (as rag.adapt
+        # saves) to tokenizer_config.json
+        self.max_seq_length = int(_read_json(self.path / "sentence_bert_config.json").get("max_seq_length")
+                                  or _read_json(self.path / "tokenizer_config.json").get("model_max_length") or 512)
         self.dimension = int(_read_json(self.path / "config.json")["hidden_size"])
         # Two tokenizers: one that counts every token, one that truncates and pads as the model reads.
         self._counter = Tokenizer.from_file(str(self.path / "tokenizer.json"))

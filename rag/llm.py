@@ -118,14 +118,14 @@ class LLMGenerator:
 
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         """Ask the model once and parse its reply."""
-        with _translated_errors(self.chat_model):
+        with translated_errors(self.chat_model):
             reply = self.chat_model.invoke(self.messages(question, passages))
         return parse_llm_answer(reply.text, len(passages))
 
     def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str | Draft]:
         """Yield the reply's tokens as they arrive, then the parsed Draft."""
         parts: list[str] = []
-        with _translated_errors(self.chat_model):
+        with translated_errors(self.chat_model):
             for chunk in self.chat_model.stream(self.messages(question, passages)):
                 token = chunk.text
                 if token:
@@ -145,7 +145,7 @@ def condense_question(chat_model: BaseChatModel, history: list[tuple[str, str]],
         short = answered if len(answered) <= HISTORY_ANSWER_CHARS else answered[:HISTORY_ANSWER_CHARS] + "..."
         lines += [f"User: {asked.strip()}", f"Assistant: {short.strip()}"]
     prompt = template.format(history="\n".join(lines), question=question.strip())
-    with _translated_errors(chat_model):
+    with translated_errors(chat_model):
         reply = chat_model.invoke([HumanMessage(prompt)]).text
     first = next((line.strip() for line in reply.splitlines() if line.strip()), "")
     first = re.sub(r"^(standalone question|question)\s*:\s*", "", first, flags=re.IGNORECASE).strip(" \"'\u201c\u201d")
@@ -197,7 +197,7 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
-def _translated_errors(chat_model: BaseChatModel) -> Iterator[None]:
+def translated_errors(chat_model: BaseChatModel) -> Iterator[None]:
     """Turn a backend failure into a GeneratorError that names the server and what to check."""
     try:
         yield

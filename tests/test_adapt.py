@@ -54,6 +54,7 @@ def test_adapted_model_is_kept_with_the_index_and_used_for_questions(adapted, em
     assert sorted(index.adaptation["files"]) == sorted(index.manifest["files"])
     engine = Engine(settings)
     assert engine.embedder.path == index.model_dir
+    assert engine.embedder.max_seq_length == embedder.max_seq_length == 256, "the adapted model reads as far as the base"
     texts = [embedding_text(p) for p in index.passages[:8]]
     adapted_vectors = engine.embedder.embed_documents(texts)
     assert (adapted_vectors * index.embeddings[:8]).sum(axis=1).min() > 0.97, "stored vectors come from the adapted model"

@@ -13,7 +13,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.claims import gather, parse_reply, verify_claim
 from rag.cli import main
-from rag.errors import BadInput
+from rag.errors import BadInput, GeneratorError
+from rag.settings import AnswerSettings
 from rag.text import normalize
 
 SOURCE = "In July of 1932, the Politburo ordered a special commission to consider reducing the investment budget."
@@ -156,6 +157,18 @@ def test_unreadable_llm_reply_falls_back_to_the_extractive_verdict(corpus_engine
     assert result.verdict == extractive.verdict == "refuted"
     assert result.quotes == extractive.quotes
     assert "could not be read" in result.reason
+
+
+def test_unreachable_llm_server_is_a_generator_error_naming_it(corpus_engine):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends
+    settings = corpus_engine.settings.model_copy(
+        update={"answer": AnswerSettings(generator="openai", openai_base_url=f"http://127.0.0.1:{port}/v1", timeout_s=10)})
+    with pytest.raises(GeneratorError, match=rf"127\.0\.0\.1:{port}.*check that the server is running"):
+        verify_claim(corpus_engine, "The reform was adopted by the Supreme Soviet in May 1957.", settings)
 
 
 def test_parse_reply_formats():
