@@ -51,7 +51,7 @@ def main() -> None:
                                                   "adapt": settings.adapt.model_copy(update={"seed": args.seed})})
             report = build_index(trained, adapt=True)
             print(f"adapted again in {report.timings['adapt']:.0f} s")
-            scores_of(Engine(trained), items, f"model adapted to the corpus (seed {args.seed})")
+            scores_of(Engine(trained), items, f"model adapted again here (seed {args.seed}, {trained.adapt.epochs} epochs)")
     print(describe_machine())
 
 

@@ -73,7 +73,7 @@ def adapt_model(base_dir: Path, passages: list[Passage], out_dir: Path, settings
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             if progress:
                 progress("adapting the embedding model", step, len(batches))
     finally:
@@ -82,7 +82,8 @@ def adapt_model(base_dir: Path, passages: list[Passage], out_dir: Path, settings
     model.eval()
     model.save(str(out_dir))
     tail = losses[-10:]
-    return {"method": "inverse cloze task", "pairs": len(pairs), "steps": len(batches), "batch_size": settings.batch_size,
+    return {"method": "inverse cloze task", "pairs": len(pairs), "epochs": settings.epochs, "steps": len(batches),
+            "batch_size": settings.batch_size,
             "learning_rate": settings.learning_rate, "seed": settings.seed,
             "final_loss": round(sum(tail) / len(tail), 4) if tail else None,
             "seconds": round(time.perf_counter() - began, 1)}
