@@ -50,12 +50,20 @@ def standalone_question(question: str, history: History | None, chat_model=None)
     return question
 
 
+def retrieval_chain(engine: Engine, settings: Settings, chat_model=None):
+    """The first steps as a runnable: {"question", "history"} -> the same plus "standalone" and "passages"."""
+    wanted = max(settings.answer.passages_in_prompt, settings.retrieval.k)
+    return (
+        RunnablePassthrough.assign(standalone=RunnableLambda(lambda x: standalone_question(x["question"], x.get("history"), chat_model)))
+        | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: engine.search(x["standalone"], wanted)))
+    )
+
+
 def build_chain(engine: Engine, generator: Generator, settings: Settings, chat_model=None):
     """The chain as a runnable: input {"question", "history"} -> Answer."""
     n = settings.answer.passages_in_prompt
     return (
-        RunnablePassthrough.assign(standalone=RunnableLambda(lambda x: standalone_question(x["question"], x.get("history"), chat_model)))
-        | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: engine.search(x["standalone"], max(n, settings.retrieval.k))))
+        retrieval_chain(engine, settings, chat_model)
         | RunnablePassthrough.assign(draft=RunnableLambda(lambda x: generator.draft(x["standalone"], x["passages"][:n])))
         | RunnableLambda(lambda x: finish(engine, x["question"], x["standalone"], x["passages"], n, x["draft"], generator.name))
     )
@@ -76,8 +84,9 @@ def stream_answer(engine: Engine, question: str, history: History | None = None,
     settings = settings or engine.settings
     generator = generator or make_generator(engine, settings)
     n = settings.answer.passages_in_prompt
-    standalone = standalone_question(question, history, getattr(generator, "chat_model", None))
-    passages = engine.search(standalone, max(n, settings.retrieval.k))
+    found = retrieval_chain(engine, settings, getattr(generator, "chat_model", None)).invoke(
+        {"question": question, "history": history or []})
+    standalone, passages = found["standalone"], found["passages"]
     draft = None
     for piece in generator.stream(standalone, passages[:n]):
         if isinstance(piece, Draft):
