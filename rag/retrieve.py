@@ -27,6 +27,13 @@ def clean_question(question: str, max_chars: int) -> str:
     return text[:max_chars]
 
 
+def query_terms(query: str) -> list[str]:
+    """The question's words as BM25 searches them: stop words dropped, the rest stemmed."""
+    tokens = bm25_tokenize([query])
+    inverse = {v: k for k, v in tokens.vocab.items()}
+    return [inverse[t] for t in tokens.ids[0]] if tokens.ids else []
+
+
 def author_surnames(author: str) -> list[str]:
     """Surnames in an author field, in order: "Lewis Siegelbaum and Ronald Grigor Suny" -> ["Siegelbaum", "Suny"]."""
     people = [p.strip() for p in re.split(r",|&| and ", author) if p.strip()]
@@ -57,7 +64,7 @@ class Retriever:
         if not self.index.passages:
             return []
         n = min(s.candidates, len(self.index.passages))
-        named_files, topic = self._named_authors(query)
+        named_files, topic = self.named_authors(query)
         t0 = time.perf_counter()
         vector = self.embedder.embed_query(topic)
         t1 = time.perf_counter()
@@ -77,14 +84,14 @@ class Retriever:
         dense = {int(i): float(v) for i, v in zip(dense_ids[0], dense_scores[0]) if i >= 0}
         lexical = {int(i): float(v) for i, v in zip(bm25_ids, bm25_scores)}
         ranked = sorted(fused, key=fused.get, reverse=True)
-        results = [ScoredPassage(passage=self._window(lo, hi), score=fused[i], dense_score=dense.get(i), bm25_score=lexical.get(i))
-                   for i, lo, hi in self._windows(ranked, k)]
+        results = [ScoredPassage(passage=passage, score=fused[i], dense_score=dense.get(i), bm25_score=lexical.get(i))
+                   for i, passage in self.distinct_passages(ranked, k)]
         t4 = time.perf_counter()
         self.last_timings = {"embed": (t1 - t0) * 1e3, "dense": (t2 - t1) * 1e3, "bm25": (t3 - t2) * 1e3,
                              "fusion": (t4 - t3) * 1e3, "total": (t4 - t0) * 1e3}
         return results
 
-    def _named_authors(self, query: str) -> tuple[set[str], str]:
+    def named_authors(self, query: str) -> tuple[set[str], str]:
         """Files whose author the question names, and the question without those names (for dense search)."""
         files: set[str] = set()
         topic = query
@@ -98,14 +105,16 @@ class Retriever:
     def _bm25(self, query: str, n: int) -> tuple[list[int], list[float]]:
         if self.index.bm25 is None:
             return [], []
-        tokens = bm25_tokenize([query])
-        if not tokens.ids or not tokens.ids[0]:
+        words = query_terms(query)
+        if not words:
             return [], []
-        inverse = {v: k for k, v in tokens.vocab.items()}
-        words = [[inverse[t] for t in tokens.ids[0]]]
-        ids, scores = self.index.bm25.retrieve(words, k=n, show_progress=False, n_threads=1)
+        ids, scores = self.index.bm25.retrieve([words], k=n, show_progress=False, n_threads=1)
         keep = scores[0] > 0
         return ids[0][keep].tolist(), scores[0][keep].tolist()
+
+    def distinct_passages(self, ranked: list[int], k: int) -> list[tuple[int, Passage]]:
+        """The k best distinct passages, as (hit chunk, passage), grown from chunk numbers ranked best first."""
+        return [(i, self._window(lo, hi)) for i, lo, hi in self._windows(ranked, k)]
 
     def _windows(self, ranked: list[int], k: int) -> list[tuple[int, int, int]]:
         """(hit, first chunk, last chunk) for the best hits, each grown by its neighbours in the same
