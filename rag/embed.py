@@ -12,12 +12,14 @@ Two backends give the same kind of vector (mean of token states, L2-normalized):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -194,7 +196,30 @@ def exported_model(model_dir: Path, settings: EmbeddingSettings) -> Path:
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             _export(model_dir, Path(tmp), settings.quantize)
             os.replace(Path(tmp) / "model.onnx", target)  # atomic: a concurrent run sees all or nothing
+        prune_export_cache(cache, settings.cache_keep)
+    else:
+        with contextlib.suppress(OSError):  # a read-only cache still serves
+            os.utime(target)  # marks it used: the cache keeps the most recently used exports
     return target
+
+
+def prune_export_cache(cache: Path, keep: int, spare_seconds: float = 3600) -> list[Path]:
+    """Remove the least recently used exports beyond `keep` (each adapted model gets its own), except
+    those used in the last `spare_seconds`: a running process may still open one. Returns the removed."""
+    def last_used(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed meanwhile by another process
+            return 0.0
+
+    exports = sorted(cache.glob("*.onnx"), key=last_used, reverse=True)
+    removed = []
+    for path in exports[keep:]:
+        if last_used(path) < time.time() - spare_seconds:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def _export(model_dir: Path, out: Path, quantize: bool) -> None:

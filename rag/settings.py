@@ -24,6 +24,7 @@ class EmbeddingSettings(_Group):
     quantize: bool = Field(default=True, description="int8 weights (dynamic quantization): about 1.6x less CPU than fp32")
     backend: Literal["onnx", "torch"] = Field(default="onnx", description="onnx: ONNX Runtime on an exported, fused model (fastest); torch: sentence-transformers")
     cache_dir: str = Field(default="", description="Where the exported ONNX model is kept; empty = $XDG_CACHE_HOME/rag or ~/.cache/rag")
+    cache_keep: int = Field(default=8, description="Exported models kept in the cache; the least recently used beyond this are removed")
 
 
 class AdaptSettings(_Group):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import time
 
 import numpy as np
 import pytest
 
 from rag.adapt import cloze_pairs
 from rag.api import Engine
-from rag.embed import Embedder
+from rag.embed import Embedder, exported_model, prune_export_cache
 from rag.errors import IndexCorrupt
 from rag.ingest import ingest, remove_documents
 from rag.settings import AdaptSettings, Settings
@@ -121,3 +123,25 @@ def test_engine_reload_switches_to_a_newly_adapted_model(adapted, tmp_path):
     stored = engine.index.embeddings[:4]
     fresh = engine.embedder.embed_documents([embedding_text(p) for p in engine.index.passages[:4]])
     assert np.allclose((stored * fresh).sum(axis=1), 1.0, atol=0.03)
+
+
+def test_the_export_cache_keeps_the_recently_used_models(tmp_path, embedder):
+    """Every adapted model gets its own ONNX export; without pruning, each re-adaptation would leave 23 MB behind."""
+    now = time.time()
+    for days in range(1, 13):
+        path = tmp_path / f"model-int8-{days:02d}d.onnx"
+        path.write_bytes(b"onnx")
+        os.utime(path, (now - days * 86400, now - days * 86400))
+    removed = prune_export_cache(tmp_path, keep=8)
+    assert sorted(p.name for p in removed) == [f"model-int8-{d:02d}d.onnx" for d in (9, 10, 11, 12)]
+    assert len(list(tmp_path.glob("*.onnx"))) == 8
+
+    for path in tmp_path.glob("*.onnx"):
+        os.utime(path)  # all in use within the hour: a running process may still open any of them
+    assert prune_export_cache(tmp_path, keep=2) == [] and len(list(tmp_path.glob("*.onnx"))) == 8
+
+    settings = Settings().embedding
+    used = exported_model(embedder.path, settings)
+    os.utime(used, (now - 86400, now - 86400))
+    assert exported_model(embedder.path, settings) == used
+    assert used.stat().st_mtime > now - 60, "loading an export marks it as used"
