@@ -26,6 +26,7 @@ from rag.chunking import split_sentences
 from rag.errors import BadInput
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
+from rag.text import STOP_WORDS
 from rag.types import Quote, ScoredPassage
 
 Verdict = Literal["supported", "refuted", "not_in_corpus"]
@@ -47,13 +48,6 @@ def _word_set(words: str) -> set[str]:
     return set(words.split())
 
 
-_STOP = _word_set(
-    """a an the of in on at to for from by with and or but is are was were be been being do does did
-what which who whom whose when where why how that this these those it its their there they them he she his her
-as than then so such any all some about into over under between during after before according would could
-should can may might will shall has have had also very its our we us i you your which while upon other
-only about some roughly around nearly almost approximately own not no nor never without much"""
-)
 _REPORTING = _word_set(
     """according writes write wrote reports report reported holds hold held states state stated
 finds find found argues argue argued notes note noted claims claim claimed says say said cites cite cited
@@ -140,7 +134,7 @@ def _stem(word: str) -> str:
 
 def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:
     """Stems of the content words of a text (stop words, reporting verbs and `drop` left out)."""
-    return {_stem(w) for w in _words(text) if w not in _STOP and w not in _REPORTING and w not in drop and len(w) > 1}
+    return {_stem(w) for w in _words(text) if w not in STOP_WORDS and w not in _REPORTING and w not in drop and len(w) > 1}
 
 
 def numbers_of(text: str) -> list[str]:

@@ -3,6 +3,7 @@ then grown into distinct passages that include each hit's neighbouring chunks fo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -13,6 +14,7 @@ from rag.embed import Embedder
 from rag.errors import BadInput, ManifestMismatch
 from rag.settings import RetrievalSettings
 from rag.store import REBUILD_HINT, Index, bm25_tokenize
+from rag.text import STOP_WORDS
 from rag.types import Passage, ScoredPassage
 
 
@@ -27,9 +29,18 @@ def clean_question(question: str, max_chars: int) -> str:
     return text[:max_chars]
 
 
+@functools.cache
+def _question_stop_words() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return sorted(STOP_WORDS | set(STOPWORDS_EN))
+
+
 def query_terms(query: str) -> list[str]:
-    """The question's words as BM25 searches them: stop words dropped, the rest stemmed."""
-    tokens = bm25_tokenize([query])
+    """The question's words as BM25 searches them, stemmed. Passages are indexed without Lucene's 33 stop
+    words only; a question also loses the words it is asked with ("what", "why", "did", "according"),
+    which otherwise rank up the passages that use them most."""
+    tokens = bm25_tokenize([query], _question_stop_words())
     inverse = {v: k for k, v in tokens.vocab.items()}
     return [inverse[t] for t in tokens.ids[0]] if tokens.ids else []
 

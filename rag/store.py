@@ -42,11 +42,11 @@ def embedding_text(passage: Passage) -> str:
     return f"{passage.section}\n{passage.text}" if passage.section else passage.text
 
 
-def bm25_tokenize(texts: list[str]):
+def bm25_tokenize(texts: list[str], stopwords: str | list[str] = "en"):
     import bm25s
     import Stemmer
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
+    return bm25s.tokenize(texts, stopwords=stopwords, stemmer=Stemmer.Stemmer("english"), show_progress=False)
 
 
 @dataclass

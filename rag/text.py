@@ -17,6 +17,16 @@ import numpy as np
 # it out keeps the Python work per match small on big files).
 _RUN_TO_REWRITE = re.compile(r"-\n\s*|\s{2,}|[^\S ]")
 
+# English function words and the words a question is asked with ("what", "why", "did", "according"):
+# they say how something is asked, not what it is about.
+STOP_WORDS = frozenset(
+    """a an the of in on at to for from by with and or but is are was were be been being do does did
+what which who whom whose when where why how that this these those it its their there they them he she his her
+as than then so such any all some about into over under between during after before according would could
+should can may might will shall has have had also very its our we us i you your which while upon other
+only about some roughly around nearly almost approximately own not no nor never without much""".split()
+)
+
 
 def normalize(text: str) -> str:
     """Normalize as the evaluation does: hyphen+line break removed, whitespace runs -> one space, stripped."""
