@@ -8,6 +8,7 @@ import pytest
 
 from rag.cli import main
 from rag.errors import BadInput
+from rag.retrieve import query_terms
 from rag.structure import find_running_heads
 from rag.text import map_text, normalize
 
@@ -39,6 +40,14 @@ def test_results_are_distinct_and_map_back_to_the_file(corpus_engine):
 def test_question_naming_an_author_prefers_that_author(corpus_engine):
     results = corpus_engine.search("What does Gregory say about how the Politburo decided investment?", k=5)
     assert sum(r.passage.doc.author == "Paul R. Gregory" for r in results) >= 3
+
+
+def test_bm25_searches_what_a_question_is_about_not_how_it_is_asked(corpus_engine):
+    terms = query_terms("Why did the state's grain purchases dry up in 1927, according to Bettelheim?")
+    assert terms == ["state", "grain", "purchas", "dri", "up", "1927", "bettelheim"]
+    assert query_terms("What was it?") == []
+    results = corpus_engine.search("What was it?", k=3)  # nothing for BM25: dense search alone answers
+    assert len(results) == 3 and all(r.bm25_score is None and r.dense_score is not None for r in results)
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01"])
