@@ -13,12 +13,9 @@ from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings
+from rag.text import STOP_WORDS
 from rag.types import ScoredPassage
 
-_STOP = set("""a an the of in on at to for from by with and or but is are was were be been being do does did
-what which who whom whose when where why how that this these those it its their there they them he she his her
-as than then so such not no any all some about into over under between during after before according did
-would could should can may might will shall has have had one two also more most much many very""".split())
 MIN_QUOTE_WORDS = 6
 SHORT_SENTENCE_WORDS = 25
 SCORED_WORDS = 40
@@ -29,7 +26,7 @@ _MARKUP = re.compile(r"#|\*\*|\|")
 def content_words(text: str) -> set[str]:
     """Lower-case content words, crudely stemmed (plural s dropped), for overlap measures."""
     words = re.findall(r"[a-z0-9]+", text.lower())
-    return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if w not in _STOP and len(w) > 1}
+    return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if w not in STOP_WORDS and len(w) > 1}
 
 
 class ExtractiveGenerator:
