@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-test run test bench index clean-index
+.PHONY: setup setup-test run test lint bench index clean-index
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,9 @@ run: setup
 
 test: setup-test
 	$(BIN)/python -m pytest -q
+
+lint: setup-test
+	$(BIN)/ruff check .
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'

@@ -72,7 +72,7 @@ def ask(client, question: str) -> tuple[float, str | None]:
     t0 = time.perf_counter()
     try:
         result = client.predict(question, api_name="/ask")
-    except Exception as e:  # any failure counts; say what it was
+    except Exception as e:  # noqa: BLE001 (any failure counts; say what it was)
         return time.perf_counter() - t0, f"{type(e).__name__}: {e}"
     if not isinstance(result, dict) or not result.get("answer"):
         return time.perf_counter() - t0, f"no answer in {str(result)[:200]}"
@@ -100,7 +100,10 @@ def sequential_round(client, proc, qs: list[str], n: int) -> bool:
     import psutil
 
     app = psutil.Process(proc.pid)
-    mb = lambda: app.memory_info().rss / 2**20  # noqa: E731
+
+    def mb() -> float:
+        return app.memory_info().rss / 2**20
+
     print(f"\n{n} sequential questions; app RSS before: {mb():.0f} MB")
     latencies, failures, after_50 = [], 0, None
     for i in range(n):

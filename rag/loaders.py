@@ -169,5 +169,5 @@ def document_info(loaded: LoadedFile, catalog: dict[str, dict]) -> DocumentInfo:
 
 
 def _first_heading(text: str) -> str:
-    m = re.search(r"^#{1,3}\s+(.{3,150})$", text[:20000], re.M)
+    m = re.search(r"^#{1,3}\s+(.{3,150})$", text[:20000], re.MULTILINE)
     return m.group(1).replace("*", "").strip() if m else ""

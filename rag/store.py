@@ -153,8 +153,7 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     tmp = root / (gen.name + ".partial")
     tmp.mkdir()
     with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-        for p in passages:
-            f.write(p.model_dump_json() + "\n")
+        f.writelines(p.model_dump_json() + "\n" for p in passages)
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(passages), -1)
     np.save(tmp / "embeddings.npy", embeddings)
     flat = faiss.IndexFlatIP(embeddings.shape[1] if len(passages) else 384)

@@ -6,6 +6,7 @@ import bisect
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rag.types import PageStatus
 
@@ -13,11 +14,11 @@ from rag.types import PageStatus
 # "Class Struggles in the USSR 95".
 # OCR sometimes splits the number ("12 7"), so digits may be separated by a space.
 _PAGE_NUMBER = r"(\d(?: ?\d){0,3})"
-_HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*" + _PAGE_NUMBER + r"[ \t]+([^\d\n]{6,70}?)[ \t]*$", re.M)
-_HEAD_NUMBER_LAST = re.compile(r"^[ \t]*([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER + r"[ \t]*$", re.M)
+_HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*" + _PAGE_NUMBER + r"[ \t]+([^\d\n]{6,70}?)[ \t]*$", re.MULTILINE)
+_HEAD_NUMBER_LAST = re.compile(r"^[ \t]*([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER + r"[ \t]*$", re.MULTILINE)
 _MIN_HEAD_REPEATS = 3
 
-_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 # Book headings: "IV. The banking system", "Part 2.", "Chapter 3", possibly wrapped onto the next lines.
 _BOOK_HEADING = re.compile(
     r"(?:^|\n)[ \t]*\n[ \t]*((?:[IVXL]{1,5}\.|Part[ \t]+\d+\.?|PART[ \t]+[IVX\d]+|Chapter[ \t]+\w+|CHAPTER[ \t]+\w+)"
@@ -45,7 +46,7 @@ def find_running_heads(text: str) -> list[RunningHead]:
     heads: list[RunningHead] = []
     for found in by_label.values():
         pages = [h.page for h in found]
-        rising = sum(b > a for a, b in zip(pages, pages[1:]))
+        rising = sum(b > a for a, b in pairwise(pages))
         if len(found) >= _MIN_HEAD_REPEATS and rising >= 0.8 * (len(found) - 1):
             heads.extend(found)
     return sorted(heads, key=lambda h: h.start)

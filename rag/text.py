@@ -24,7 +24,7 @@ STOP_WORDS = frozenset(
 what which who whom whose when where why how that this these those it its their there they them he she his her
 as than then so such any all some about into over under between during after before according would could
 should can may might will shall has have had also very its our we us i you your which while upon other
-only about some roughly around nearly almost approximately own not no nor never without much""".split()
+only about some roughly around nearly almost approximately own not no nor never without much""".split()  # noqa: SIM905
 )
 
 
@@ -87,7 +87,9 @@ def map_text(original: str, drop: list[tuple[int, int]] = (), keep_paragraphs: b
     edges[ends_np] -= 1  # separate step: a run may end where the next begins
     copies = (1 - np.cumsum(edges[:-1], dtype=np.int8)).view(np.uint8)
     copies[starts_np] = np.frombuffer(widths, dtype=np.int8)
-    del edges, starts, ends, widths, starts_np, ends_np
+    # freed now (big files): the replace() closure is done with the run arrays
+    starts = ends = widths = None
+    del edges, starts_np, ends_np
     offsets = np.empty(len(text), dtype=index_type)
     filled, block = 0, 1 << 22
     for a in range(0, len(kept), block):  # in blocks, so no full-length temporary is needed

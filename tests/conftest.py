@@ -15,11 +15,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.api import Engine, build_index  # noqa: E402
-from rag.embed import Embedder  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
-from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
-from rag.store import current_generation  # noqa: E402
+from rag.api import Engine, build_index
+from rag.embed import Embedder
+from rag.ingest import ingest
+from rag.settings import PROJECT_ROOT, Settings
+from rag.store import current_generation
 
 DATA = Path(__file__).parent / "data"
 CORPUS = PROJECT_ROOT / "corpus"

@@ -45,11 +45,11 @@ def format_report(report: IngestReport, index_dir: Path) -> str:
     """The closing summary of an ingest."""
     adapting = f", adapting the model {report.timings['adapt']:.1f} s" if "adapt" in report.timings else ""
     lines = [f"index: {index_dir}",
-             f"files: {report.files} in index ({len(report.indexed)} indexed, {len(report.unchanged)} unchanged, "
-             f"{len(report.removed)} removed, {len(report.skipped)} skipped)",
+             (f"files: {report.files} in index ({len(report.indexed)} indexed, {len(report.unchanged)} unchanged, "
+              f"{len(report.removed)} removed, {len(report.skipped)} skipped)"),
              f"passages: {report.passages} ({report.embedded} embedded)",
-             f"time: {report.seconds:.1f} s (cleaning {report.timings['clean']:.1f} s, embedding "
-             f"{report.timings['embed']:.1f} s, indexing {report.timings['index']:.1f} s{adapting})"]
+             (f"time: {report.seconds:.1f} s (cleaning {report.timings['clean']:.1f} s, embedding "
+              f"{report.timings['embed']:.1f} s, indexing {report.timings['index']:.1f} s{adapting})")]
     if not report.changed:
         lines.append("nothing changed; the index was left as it was")
     for name, note in report.notes:
