@@ -21,12 +21,12 @@ from rag.api import Engine, build_index
 from rag.cli.search_commands import DEFAULT_EVAL
 from rag.evaluation import load_items, retrieval_scores
 from rag.retrieve import Retriever, query_terms
-from rag.settings import Settings
+from rag.settings import RetrievalSettings, Settings
 
 # (dense scores, BM25 scores, works by an author the question names) over all chunks -> fused scores
 Fusion = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-CANDIDATES = 50  # taken from each list, as RetrievalSettings.candidates
-AUTHOR_BONUS = 1.0  # in units of a top rank in one list, as RetrievalSettings.author_bonus
+CANDIDATES = RetrievalSettings().candidates  # taken from each list
+AUTHOR_BONUS = RetrievalSettings().author_bonus  # in units of a top rank in one list
 
 
 def reciprocal_ranks(scores: np.ndarray, k: int) -> np.ndarray:

@@ -20,11 +20,11 @@ _RUN_TO_REWRITE = re.compile(r"-\n\s*|\s{2,}|[^\S ]")
 # English function words and the words a question is asked with ("what", "why", "did", "according"):
 # they say how something is asked, not what it is about.
 STOP_WORDS = frozenset(
-    """a an the of in on at to for from by with and or but is are was were be been being do does did
-what which who whom whose when where why how that this these those it its their there they them he she his her
-as than then so such any all some about into over under between during after before according would could
-should can may might will shall has have had also very its our we us i you your which while upon other
-only about some roughly around nearly almost approximately own not no nor never without much""".split()  # noqa: SIM905
+    """a an the of in on at to for from by with and or but is are was were be been being do does did what which who
+whom whose when where why how that this these those it its their there they them he she his her as than then
+so such any all some about into over under between during after before according would could should can may
+might will shall has have had also very our we us i you your while upon other only roughly around nearly
+almost approximately own not no nor never without much""".split()  # noqa: SIM905
 )
 
 
