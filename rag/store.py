@@ -82,8 +82,8 @@ class Index:
     faiss_index: object
     bm25: object
     texts: dict[str, str] = field(default_factory=dict)
-    sentences: list[Sentence] = field(default_factory=list)  # grouped by file, in document order
-    sentence_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32))
+    sentences: list[Sentence] = field(default_factory=list, repr=False)  # grouped by file, in document order
+    sentence_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32), repr=False)
 
     def __post_init__(self):
         self._sentence_rows: dict[str, tuple[int, int]] = {}  # file -> its rows in sentences
