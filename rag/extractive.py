@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
+from rag.reader import Reader
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings
 from rag.text import STOP_WORDS
@@ -21,6 +23,15 @@ SHORT_SENTENCE_WORDS = 25
 SCORED_WORDS = 40
 WEAKER_QUOTE_GAP = 0.15  # a further quotation must score within this of the best one
 _MARKUP = re.compile(r"#|\*\*|\|")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that could be quoted, from passage number `passage` (1-based)."""
+
+    passage: int
+    text: str  # what would be quoted
+    context: str  # the sentence before it and the text: what the reading model reads
 
 
 def content_words(text: str) -> set[str]:
@@ -34,25 +45,28 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None, vocabulary: set[str] | None = None):
+    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None, vocabulary: set[str] | None = None,
+                 reader: Reader | None = None):
         self.embedder = embedder
         self.settings = settings or AnswerSettings()
         self.vocabulary = vocabulary  # every word of the indexed documents, lower-cased
+        self.reader = reader  # the reading model; None in the fast mode
 
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
         picked, evidence = self.select(question, passages)
-        if not picked or evidence < self.settings.abstain_threshold:
+        threshold = self.settings.read_abstain_threshold if self.reader is not None else self.settings.abstain_threshold
+        if not picked or evidence < threshold:
             return Draft(text="", abstained=True)
         return compose(picked, passages)
 
     def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str | Draft]:
         yield self.draft(question, passages)
 
-    def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
-        """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one."""
-        candidates = []  # (passage no., sentence text, rank prior)
+    def candidates(self, passages: list[ScoredPassage]) -> list[Candidate]:
+        """Every sentence of the passages that could be quoted, with the sentence before it as context."""
+        out = []
         for number, sp in enumerate(passages, start=1):
             for para in sp.passage.text.split("\n\n"):
                 spans = split_sentences(para)
@@ -62,34 +76,93 @@ class ExtractiveGenerator:
                     if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                         b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
                     sentence = para[a:b].strip().lstrip("-*• ")
-                    if not _MARKUP.search(sentence) and not _starts_mid_sentence(sentence):  # headings and table rows are not answers
-                        candidates.append((number, sentence, 1.0 / (number + 1)))
+                    if _MARKUP.search(sentence) or _starts_mid_sentence(sentence):  # headings and table rows are not answers
+                        continue
+                    before = para[spans[j - 1][0] : spans[j - 1][1]].strip() if j else ""
+                    out.append(Candidate(number, sentence, f"{before} {sentence}".strip()))
+        return out
+
+    def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
+        """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one."""
+        candidates = self.candidates(passages)
         if not candidates:
             return [], 0.0
         q_words = content_words(question)
-        lexical = np.array([len(q_words & content_words(c[1])) / max(len(q_words), 1) for c in candidates])
-        prior = np.array([c[2] for c in candidates])
+        lexical = np.array([len(q_words & content_words(c.text)) / max(len(q_words), 1) for c in candidates])
+        prior = np.array([1.0 / (c.passage + 1) for c in candidates])
         # Embedding every sentence is the slow part: embed only the most promising ones.
         keep = np.argsort(-(lexical + prior))[: self.settings.sentences_embedded]
         candidates = [candidates[i] for i in keep]
         lexical, prior = lexical[keep], prior[keep]
         q_vec = self.embedder.embed_query(question)
         # the opening words carry a sentence's topic; scoring on them keeps padded batches short
-        s_vecs = self.embedder.embed_documents([" ".join(c[1].split()[:SCORED_WORDS]) for c in candidates])
+        s_vecs = self.embedder.embed_documents([" ".join(c.text.split()[:SCORED_WORDS]) for c in candidates])
         dense = s_vecs @ q_vec
-        scores = dense + 0.35 * lexical + 0.25 * prior
-        order = np.argsort(-scores)
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == self.settings.max_quotes:
-                break
-            if any(float(s_vecs[i] @ s_vecs[j]) > 0.85 for j in chosen):
-                continue  # nearly the same sentence again
-            if chosen and scores[i] < scores[chosen[0]] - WEAKER_QUOTE_GAP:
-                break  # much weaker than the best: leave it out
-            chosen.append(int(i))
+        cheap = dense + 0.35 * lexical + 0.25 * prior
+        if self.reader is not None:
+            return self._read(question, candidates, cheap, s_vecs)
+        order = np.argsort(-cheap)
+        chosen = _distinct_best(order, cheap, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
         evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
-        return [(candidates[i][0], candidates[i][1]) for i in chosen], evidence
+        return [(candidates[i].passage, candidates[i].text) for i in chosen], evidence
+
+    def _read(self, question: str, candidates: list[Candidate], cheap: np.ndarray, s_vecs: np.ndarray):
+        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best,
+        then make sure each part of a two-part question has its own answer, then add close seconds."""
+        shortlist = np.argsort(-cheap)[: self.settings.sentences_read]
+        parts = question_parts(question)
+        gains = self.reader.gain(parts, [candidates[i].context for i in shortlist])
+        overall, by_part = gains.overall, gains.by_part
+        threshold, most = self.settings.read_abstain_threshold, self.settings.max_quotes
+        best = int(np.argmax(overall))
+        chosen = [best]
+        for p in range(len(parts) if len(parts) > 1 else 0):
+            answer = int(np.argmax(by_part[:, p]))
+            if answer not in chosen and by_part[answer, p] >= threshold and len(chosen) < most and \
+                    not _repeats(s_vecs[shortlist], answer, chosen):
+                chosen.append(answer)
+        for i in np.argsort(-overall):
+            if len(chosen) >= most or overall[i] < overall[best] - self.settings.read_quote_gap:
+                break
+            if int(i) not in chosen and not _repeats(s_vecs[shortlist], int(i), chosen):
+                chosen.append(int(i))
+        return [(candidates[shortlist[i]].passage, candidates[shortlist[i]].text) for i in chosen], float(overall[best])
+
+
+def _repeats(vectors: np.ndarray, i: int, chosen: list[int]) -> bool:
+    """True if candidate i says nearly the same as one already chosen."""
+    return any(float(vectors[i] @ vectors[j]) > 0.85 for j in chosen)
+
+
+_PART_BREAK = re.compile(r"(?<=\?)\s+(?=\S)|,?\s+(?=(?:and|but)\s+(?:how|why|what|when|where|who|whom|which|whether|"
+                         r"did|does|do|was|were|is|are|has|have|had|can|could|would)\b)", re.IGNORECASE)
+
+
+def question_parts(question: str, min_words: int = 3) -> list[str]:
+    """A question cut where a second question begins ("..., and why did they ...?", "...? What ...?"); each part
+    keeps its own words, so the parts read in order are the question. Parts under `min_words` stay joined."""
+    parts: list[str] = []
+    start = 0
+    for m in _PART_BREAK.finditer(question):
+        if len(question[start : m.start()].split()) >= min_words and len(question[m.end() :].split()) >= min_words:
+            parts.append(question[start : m.start()].strip())
+            start = m.end()
+    parts.append(question[start:].strip())
+    return [p for p in parts if p]
+
+
+def _distinct_best(order, scores: np.ndarray, vectors: np.ndarray, most: int, gap: float) -> list[int]:
+    """Up to `most` candidates in `order`, skipping near-repeats and any scoring `gap` below the best."""
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) == most:
+            break
+        if _repeats(vectors, int(i), chosen):
+            continue  # nearly the same sentence again
+        if chosen and scores[i] < scores[chosen[0]] - gap:
+            break  # much weaker than the best: leave it out
+        chosen.append(int(i))
+    return chosen
 
 
 def _starts_mid_sentence(text: str) -> bool:
