@@ -107,6 +107,7 @@ class Answer(BaseModel):
         """The JSON shape shared by `rag ask --json`, `rag answer` and the app's /ask endpoint."""
         return {
             "question": self.question,
+            "standalone_question": self.standalone_question,
             "answer": self.text,
             "quotes": [q.model_dump(include={"doc", "text", "start", "end", "citation"}) for q in self.quotes],
             "abstained": self.abstained,

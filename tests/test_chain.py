@@ -67,3 +67,11 @@ def test_extractive_answer_never_opens_a_quotation_mid_sentence(small_engine):
     picked, _ = ExtractiveGenerator(small_engine.embedder).select("What was the State Planning Commission created to do?", [passage])
     assert picked and all(sentence[0].isupper() for _, sentence in picked)
     assert picked[0][1].startswith("The State Planning Commission was created in February 1921")
+
+
+def test_answer_json_says_what_was_searched(small_engine):
+    history = [("When was the State Planning Commission created?", "...")]
+    result = answer(small_engine, "What did it replace?", history)
+    data = result.to_json_dict()
+    assert data["standalone_question"] == result.standalone_question != ""
+    assert data["question"] == "What did it replace?"
