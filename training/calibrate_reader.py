@@ -22,11 +22,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.api import Engine  # noqa: E402
-from rag.chain import make_generator, standalone_question  # noqa: E402
-from rag.evaluation import load_items  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
-from rag.settings import CALIBRATION_FILE, Settings  # noqa: E402
+from rag.api import Engine
+from rag.chain import make_generator, standalone_question
+from rag.evaluation import load_items
+from rag.ingest import ingest
+from rag.settings import CALIBRATION_FILE, Settings
 
 
 def best_gains(engine: Engine, items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
