@@ -76,6 +76,7 @@ class Scores:
 
     overall: np.ndarray  # (contexts,)
     by_part: np.ndarray  # (contexts, parts)
+    tokens: np.ndarray  # (contexts, question tokens): each token's own log-probability
 
 
 class Reader:
@@ -137,13 +138,14 @@ class Reader:
                               for lo in range(0, len(prompts), size)] or [np.zeros((0, len(question_ids)))])
         by_part = np.stack([logprobs[:, a:b].mean(axis=1) if b > a else np.zeros(len(contexts))
                             for a, b in itertools.pairwise(bounds)], axis=1)
-        return Scores(overall=logprobs.mean(axis=1), by_part=by_part)
+        return Scores(overall=logprobs.mean(axis=1), by_part=by_part, tokens=logprobs)
 
     def gain(self, parts: list[str], contexts: list[str]) -> Scores:
         """score() less the question's likelihood with an empty passage: how much each context explains the question
         (a pointwise mutual information per token; above 0, the context makes the question more likely)."""
         scores, prior = self.score(parts, contexts), self._prior(tuple(parts))
-        return Scores(overall=scores.overall - prior.overall[0], by_part=scores.by_part - prior.by_part[0])
+        return Scores(overall=scores.overall - prior.overall[0], by_part=scores.by_part - prior.by_part[0],
+                      tokens=scores.tokens - prior.tokens[0])
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one Reader per process; questions repeat (follow-ups, evals)
     def _prior(self, parts: tuple[str, ...]) -> Scores:

@@ -14,12 +14,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 
-def calibrated(name: str, fallback: float) -> float:
-    """A calibrated value from rag/calibration.json (`fallback` before its script has run)."""
+def calibrated_model(name: str) -> dict | None:
+    """A model calibrated by a script (rag/calibration.json), or None before the script has run."""
     try:
-        return float(json.loads(CALIBRATION_FILE.read_text())[name]["value"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return fallback
+        return json.loads(CALIBRATION_FILE.read_text())[name]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 class _Group(BaseModel):
@@ -88,9 +88,6 @@ class AnswerSettings(_Group):
     sentences_embedded: int = Field(default=16, description="Candidate sentences the extractive generator embeds and compares")
     abstain_threshold: float = Field(default=0.50, description="Fast mode: evidence score below which the answer abstains (calibrated)")
     sentences_read: int = Field(default=12, description="Read mode: best candidate sentences the reading model scores")
-    read_abstain_threshold: float = Field(default_factory=lambda: calibrated("read_abstain_threshold", 0.0),
-                                          description="Read mode: the best sentence's gain in question log-likelihood "
-                                          "per token below which the answer abstains (training/calibrate_reader.py)")
     read_quote_gap: float = Field(default=0.5, description="Read mode: a further quotation's gain must be within this of the best")
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     openai_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server")

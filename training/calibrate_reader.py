@@ -1,12 +1,12 @@
-"""Calibrate the read mode's abstention threshold on our own training questions (never on eval data).
+"""Fit the read mode's answerability model on our own training questions (never on eval data).
 
-For every question of an items file (dev.jsonl format) over a folder of documents, the answer's evidence
-is the reading model's best gain (rag.reader: log-likelihood per question token, with the best candidate
-sentence against with an empty passage). The threshold is the gain that best separates answerable from
-unanswerable questions (Youden's J: abstention on unanswerable plus answering on answerable); it is
-written to rag/calibration.json, which the settings read.
+For every question of an items file (dev.jsonl format) over a folder of documents, the read mode computes
+its reading features (rag.extractive.ExtractiveGenerator.read: the best sentence's gain in question
+likelihood, the weakest part's, cosine, coverage of the question's words, retrieval similarity). A logistic
+regression (balanced classes, standardized features) learns from them whether the documents answer; it is
+written to rag/calibration.json, which rag.extractive.answerability reads.
 
-    .venv/bin/python training/calibrate_reader.py [--docs training/train] [--items training/train/items.jsonl]
+    .venv/bin/python training/calibrate_reader.py [--docs training/train] [--check training/heldout]
 """
 
 from __future__ import annotations
@@ -23,61 +23,63 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.api import Engine
-from rag.chain import make_generator, standalone_question
+from rag.chain import make_generator
 from rag.evaluation import load_items
 from rag.ingest import ingest
 from rag.settings import CALIBRATION_FILE, Settings
 
-
-def best_gains(engine: Engine, items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """(best gain, answerable?) per question, as the read mode computes them."""
-    settings = engine.settings
-    generator = make_generator(engine, settings)
-    gains, answerable = [], []
-    for item in items:
-        question = standalone_question(item["question"], [])
-        passages = engine.search(question, settings.retrieval.k)[: settings.answer.passages_in_prompt]
-        _, evidence = generator.select(question, passages)
-        gains.append(evidence)
-        answerable.append(bool(item.get("evidence")))
-    return np.array(gains), np.array(answerable)
+SEED = 0
 
 
-def youden_threshold(gains: np.ndarray, answerable: np.ndarray) -> tuple[float, float, float]:
-    """The threshold maximizing abstention on unanswerable + answering on answerable, and those two rates."""
-    candidates = np.unique(np.concatenate([gains, [gains.min() - 1]]))
-    best = max(candidates, key=lambda t: (gains[~answerable] < t).mean() + (gains[answerable] >= t).mean())
-    # midway to the next gain above it: the separating threshold, not a point on one question
-    above = gains[gains > best]
-    threshold = float((best + above.min()) / 2) if above.size and best > gains.min() else float(best)
-    return threshold, float((gains[~answerable] < threshold).mean()), float((gains[answerable] < threshold).mean())
+def reading_features(docs: Path, items_file: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(feature names, features per question, answerable per question) for the questions about `docs`."""
+    items = load_items(items_file, "question")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(index_dir=Path(tmp))
+        settings.answer.mode = "read"
+        report = ingest([docs], settings, Path(tmp))
+        if report.skipped and any(not p.endswith(".jsonl") for p, _ in report.skipped):
+            raise SystemExit(f"could not index {report.skipped}")
+        engine = Engine(settings)
+        generator = make_generator(engine, settings)
+        rows, answerable = [], []
+        for item in items:
+            passages = engine.search(item["question"])[: settings.answer.passages_in_prompt]
+            _, features = generator.read(item["question"], passages)
+            rows.append(features)
+            answerable.append(bool(item.get("evidence")))
+            print(f"  {item['id']}: " + ", ".join(f"{k} {v:+.2f}" for k, v in features.items()), flush=True)
+    names = sorted(rows[0])
+    return names, np.array([[r.get(n, 0.0) for n in names] for r in rows]), np.array(answerable)
+
+
+def rates(probability: np.ndarray, answerable: np.ndarray) -> str:
+    says_no = probability < 0.5
+    return f"abstention {says_no[~answerable].mean():.2f}, wrong abstention {says_no[answerable].mean():.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=Path, default=ROOT / "training" / "train")
-    parser.add_argument("--items", type=Path, default=None)
+    parser.add_argument("--check", type=Path, help="a held-out folder (with items.jsonl) to report on, not fitted")
     parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=True, help="write rag/calibration.json")
     args = parser.parse_args()
-    items = load_items(args.items or args.docs / "items.jsonl", "question")
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(index_dir=Path(tmp))
-        settings.answer.mode = "read"
-        report = ingest([args.docs], settings, Path(tmp))
-        if report.skipped:
-            raise SystemExit(f"could not index {report.skipped}")
-        gains, answerable = best_gains(Engine(settings), items)
-    threshold, abstention, wrong = youden_threshold(gains, answerable)
-    print(f"{answerable.sum()} answerable, {(~answerable).sum()} unanswerable questions from {args.docs}")
-    for t in sorted({round(threshold, 2), *np.round(np.linspace(gains.min(), gains.max(), 9), 2)}):
-        print(f"  threshold {t:+.2f}: abstention {(gains[~answerable] < t).mean():.2f}, "
-              f"wrong abstention {(gains[answerable] < t).mean():.2f}")
-    print(f"chosen {threshold:+.3f}: abstention {abstention:.2f}, wrong abstention {wrong:.2f}")
+    from sklearn.linear_model import LogisticRegression
+
+    names, x, y = reading_features(args.docs, args.docs / "items.jsonl")
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    fit = LogisticRegression(class_weight="balanced", random_state=SEED).fit((x - mean) / scale, y)
+    model = {"weights": dict(zip(names, fit.coef_[0].round(4).tolist())), "bias": round(float(fit.intercept_[0]), 4),
+             "mean": dict(zip(names, mean.round(4).tolist())), "scale": dict(zip(names, scale.round(4).tolist())),
+             "source": f"training/calibrate_reader.py on {args.docs.name}: {y.sum()} answerable, "
+                       f"{(~y).sum()} unanswerable questions"}
+    print(f"fitted on {args.docs}: {rates(fit.predict_proba((x - mean) / scale)[:, 1], y)}; weights {model['weights']}")
+    if args.check:
+        _, hx, hy = reading_features(args.check, args.check / "items.jsonl")
+        print(f"held out {args.check}: {rates(fit.predict_proba((hx - mean) / scale)[:, 1], hy)}")
     if args.write:
         data = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
-        data["read_abstain_threshold"] = {"value": round(threshold, 4), "abstention": round(abstention, 3),
-                                          "wrong_abstention": round(wrong, 3), "questions": len(items),
-                                          "source": f"training/calibrate_reader.py on {args.docs.relative_to(ROOT)}"}
+        data["answerability"] = model
         CALIBRATION_FILE.write_text(json.dumps(data, indent=1) + "\n")
         print(f"written to {CALIBRATION_FILE.relative_to(ROOT)}")
 
