@@ -64,7 +64,7 @@ class ExtractiveGenerator:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
         picked, evidence = self.select(question, passages)
-        threshold = 0.5 if self.reader is not None else self.settings.abstain_threshold
+        threshold = answerability_threshold() if self.reader is not None else self.settings.abstain_threshold
         if not picked or evidence < threshold:
             return Draft(text="", abstained=True)
         return compose(picked, passages)
@@ -175,6 +175,11 @@ def answerability(features: dict[str, float]) -> float:
     z = model["bias"] + sum(w * (features[name] - model["mean"][name]) / model["scale"][name]
                             for name, w in model["weights"].items())
     return float(1 / (1 + np.exp(-z)))
+
+
+def answerability_threshold() -> float:
+    """The answerability below which the read mode declines (chosen with the model by its script)."""
+    return float((calibrated_model("answerability") or {}).get("threshold", 0.5))
 
 
 def _named_works(question: str, passages: list[ScoredPassage]) -> dict[str, set[int]]:
