@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
 from rag.embed import Embedder
+from rag.errors import BadInput
 from rag.ingest import IngestReport, Progress, ingest, remove_documents
+from rag.loaders import read_metadata_edits, write_metadata_edits
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Index, load_index
-from rag.types import ScoredPassage
+from rag.types import DocumentInfo, ScoredPassage
 
 
 class Engine:
@@ -55,6 +58,31 @@ class Engine:
                 self.reload()
             return report
 
+    def edit_document(self, file: str, title: str | None = None, author: str | None = None,
+                      year: int | str | None = None) -> DocumentInfo:
+        """Set a document's title, author or year as the user wants them cited. None leaves a field as it is;
+        "" drops the user's edit of it (back to what the catalog or the file says). Saved in
+        <index>/metadata.json, so re-ingesting keeps it; the index is rewritten (no re-embedding) and reloaded."""
+        with self._lock:
+            if file not in self.index.manifest["files"]:
+                raise BadInput(f"{file} is not in the library; add it first")
+            edits = read_metadata_edits(self.settings.index_dir)
+            mine = edits.setdefault(file, {})
+            for name, value in (("title", title), ("author", author), ("year", _year(year))):
+                if value is None:
+                    continue
+                if value == "":
+                    mine.pop(name, None)
+                else:
+                    mine[name] = value.strip() if isinstance(value, str) else value
+            if not mine:
+                del edits[file]
+            write_metadata_edits(self.settings.index_dir, edits)
+            report = ingest([], self.settings, self.settings.index_dir, self.embedder, remove_missing=False)
+            if report.changed:
+                self.reload()
+            return next(p.doc for p in self.index.passages if p.doc.file == file)
+
     def reload(self) -> None:
         """Load the index again from disk (after another process or call changed it)."""
         index = load_index(self.settings.index_dir, self.settings)
@@ -62,6 +90,18 @@ class Engine:
             self.embedder = Embedder(self.settings.embedding, model_dir=index.model_dir)
         self.index = index
         self.retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
+
+
+def _year(value: int | float | str | None) -> int | str | None:
+    """A year as a user typed it: None (leave as is), "" (drop the edit) or a year from 1000 to 2999; else BadInput."""
+    if value is None:
+        return None
+    text = str(int(value)) if isinstance(value, (int, float)) and float(value).is_integer() else str(value).strip()
+    if not text:
+        return ""
+    if not re.fullmatch(r"[12]\d{3}", text):
+        raise BadInput(f"the year must be a number such as 1957, not {text[:40]!r}")
+    return int(text)
 
 
 def build_index(settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None,

@@ -15,7 +15,7 @@ from rag.adapt import adapt_model
 from rag.chunking import chunk_document, parse_document
 from rag.embed import Embedder, base_model_path
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
-from rag.loaders import SUPPORTED, document_info, load_file, read_catalog
+from rag.loaders import EDITABLE_FIELDS, SUPPORTED, document_info, load_file, read_catalog, read_metadata_edits, with_edits
 from rag.settings import Settings
 from rag.store import embedding_text, load_index, write_index
 from rag.types import Passage
@@ -101,6 +101,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     texts: dict[str, str] = {}
     seen_hashes: dict[str, str] = {}
     catalogs: dict[Path, dict] = {}
+    edits = read_metadata_edits(index_dir)
     model_dir = old.model_dir if old else None
     adaptation = old.adaptation if old else None
     embedder_box = [embedder]
@@ -139,14 +140,16 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         if old and previous and previous["sha256"] == loaded.sha256:
             kept_passages[name] = old.passages_of(name)
             kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
-            kept_files[name] = {**entry, "doc_id": previous["doc_id"], "passages": len(kept_passages[name])}
+            kept_files[name] = {**entry, "doc_id": previous["doc_id"], "passages": len(kept_passages[name]),
+                                "found": previous.get("found")}
             report.unchanged.append(name)
             report.timings["clean"] += time.perf_counter() - t0
             continue
         folder = path.parent.resolve()
         if folder not in catalogs:
             catalogs[folder] = read_catalog(folder)
-        info = document_info(loaded, catalogs[folder])
+        found = document_info(loaded, catalogs[folder])
+        info = with_edits(found, edits.get(name))
         parsed = parse_document(loaded, info)
         passages = chunk_document(parsed, get_embedder().count_tokens, settings.chunking)
         if not passages:
@@ -154,7 +157,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             del texts[name]
             continue
         kept_passages[name] = passages
-        kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages)}
+        kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages),
+                            "found": found.model_dump(include=set(EDITABLE_FIELDS))}
         report.indexed.append(name)
         report.timings["clean"] += time.perf_counter() - t0
 
@@ -173,7 +177,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
             texts[name] = old.document_text(name)
 
-    report.changed = bool(report.indexed or report.removed or rebuild or old is None)
+    edited = apply_edits(edits, kept_files, kept_passages, skip=set(report.indexed))
+    report.changed = bool(report.indexed or report.removed or rebuild or old is None or edited)
     order = sorted(kept_files)
     to_embed = list(report.indexed)
     trained_dir = None
@@ -200,6 +205,21 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     if progress:
         progress("done", len(files), len(files))
     return report
+
+
+def apply_edits(edits: dict[str, dict], files: dict[str, dict], passages: dict[str, list[Passage]], skip: set[str]) -> bool:
+    """Give the passages of each document (but those in `skip`) the facts its file and catalog gave (the manifest's
+    "found") with the user's metadata edits on top; True if any document's facts changed."""
+    changed = False
+    for name, entry in files.items():
+        if name in skip or not passages.get(name):
+            continue
+        current = passages[name][0].doc
+        wanted = with_edits(current.model_copy(update=entry.get("found") or {}), edits.get(name))
+        if wanted != current:
+            passages[name] = [p.model_copy(update={"doc": wanted}) for p in passages[name]]
+            changed = True
+    return changed
 
 
 def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, get_embedder, progress, order: list[str],
