@@ -47,9 +47,9 @@ def corpus_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def corpus_engine(corpus_settings) -> Engine:
-    """An engine over the bundled corpus with the default index's model, adapted (rag.adapt) or not: the index is
-    built without adaptation if it is missing, updated if the corpus changed, else used as it is."""
-    build_index(corpus_settings, adapt=False)
+    """An engine over the bundled corpus, with the index's own model (adapted or not); builds the default index,
+    without adaptation, if it is missing or stale."""
+    build_index(corpus_settings, adapt=False)  # a no-op when the index is current
     return Engine(corpus_settings)
 
 
