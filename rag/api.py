@@ -92,7 +92,7 @@ class Engine:
         self.retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
 
 
-def _year(value: int | float | str | None) -> int | str | None:
+def _year(value: float | str | None) -> int | str | None:
     """A year as a user typed it: None (leave as is), "" (drop the edit) or a year from 1000 to 2999; else BadInput."""
     if value is None:
         return None

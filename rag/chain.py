@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from rag.api import Engine
+from rag.errors import BadInput
 from rag.extractive import ExtractiveGenerator, content_words
 from rag.generation import Draft, Generator
 from rag.quotes import verify_quote
@@ -39,6 +40,23 @@ def make_generator(engine: Engine, settings: Settings) -> Generator:
     from rag.llm import make_generator as make_llm_generator
 
     return make_llm_generator(settings)
+
+
+def as_history(turns) -> History:
+    """A conversation as callers give it: [question, answer] pairs, or objects with "question" and "answer" (the
+    JSON that /ask and `rag ask --json` return), oldest first. BadInput, saying which turn, for anything else."""
+    if turns is None:
+        return []
+    if not isinstance(turns, (list, tuple)):
+        raise BadInput("the history must be a list of [question, answer] pairs")
+    history = []
+    for n, turn in enumerate(turns, start=1):
+        if isinstance(turn, dict):
+            turn = (turn.get("question"), turn.get("answer", ""))
+        if not (isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
+            raise BadInput(f"turn {n} of the history is not a [question, answer] pair of texts")
+        history.append((turn[0], turn[1]))
+    return history
 
 
 def may_need_context(question: str) -> bool:

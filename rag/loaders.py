@@ -127,7 +127,7 @@ def html_facts(soup) -> dict:
     """Title, author and year from a page's Highwire (citation_*), Dublin Core or plain <meta> tags, else its <title>."""
     def meta(*names: str) -> list[str]:
         for name in names:
-            found = [t.get("content", "").strip() for t in soup.find_all("meta", attrs={"name": re.compile(f"^{name}$", re.I)})]
+            found = [t.get("content", "").strip() for t in soup.find_all("meta", attrs={"name": re.compile(f"^{name}$", re.IGNORECASE)})]
             if any(found):
                 return [f for f in found if f]
         return []
