@@ -78,7 +78,7 @@ def shown(path: Path | str) -> str:
 
 def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
            rebuild: bool = False, progress: Progress | None = None, remove_missing: bool = True,
-           adapt: bool = False) -> IngestReport:
+           adapt: bool = False, trained: tuple[Path, dict] | None = None) -> IngestReport:
     """Bring the index in line with the files under `paths`.
 
     Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
@@ -87,7 +87,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
 
     The index keeps embedding with the model it was built with. With `adapt`, a model adapted to
     the documents (rag.adapt) is trained unless the index already has one trained on exactly these
-    files, and every passage is embedded again with it.
+    files, and every passage is embedded again with it. `trained` is such a model made beforehand
+    (folder, adapt_model's record with "files"): every passage is embedded with it, with no training here.
     """
     began = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
@@ -191,6 +192,9 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
                                     trained_dir, settings.adapt, progress), "files": trained_on}
         model_dir, embedder_box[0], to_embed, kept_rows = trained_dir, None, order, {}
         report.timings["adapt"] = time.perf_counter() - t0
+        report.changed = True
+    elif trained is not None and order:
+        (model_dir, adaptation), embedder_box[0], to_embed, kept_rows = trained, None, order, {}
         report.changed = True
     try:
         if report.changed:
