@@ -36,7 +36,7 @@ class Engine:
 
     When the index's CURRENT pointer names a new generation (an ingest here or in another process,
     or adapt()), the next search loads it and swaps it in as one object, so a request never mixes
-    the index of one generation with the model of another."""
+    the index of one generation with the model of another. (Not for an engine given its index.)"""
 
     def __init__(self, settings: Settings, index: Index | None = None, embedder: Embedder | None = None):
         self.settings = settings
@@ -45,6 +45,7 @@ class Engine:
         embedder = embedder or Embedder(settings.embedding, model_dir=index.model_dir)
         self._loaded = Loaded(index, embedder, Retriever(index, embedder, settings.retrieval))
         self._lock = threading.RLock()
+        self._follows_disk = index is None  # an index handed in (a test's, another store's) stays as given
 
     @property
     def index(self) -> Index:
@@ -77,7 +78,7 @@ class Engine:
         """Load the index again if its CURRENT pointer names another generation; True if it did. A generation
         that cannot be loaded (half removed by a newer one) is skipped: the one in use goes on serving."""
         try:
-            if current_generation(Path(self.settings.index_dir)) in (None, self.index.generation):
+            if not self._follows_disk or current_generation(Path(self.settings.index_dir)) in (None, self.index.generation):
                 return False
             with self._lock:
                 if current_generation(Path(self.settings.index_dir)) == self.index.generation:
