@@ -14,6 +14,7 @@ from rag.embed import Embedder, base_model_path
 from rag.errors import BadInput, RagError
 from rag.ingest import IngestReport, Progress, ingest, remove_documents
 from rag.loaders import read_metadata_edits, write_metadata_edits
+from rag.reader import Reader
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Index, current_generation, load_index
@@ -40,12 +41,14 @@ class Engine:
 
     def __init__(self, settings: Settings, index: Index | None = None, embedder: Embedder | None = None):
         self.settings = settings
+        self._follows_disk = index is None  # an index handed in (a test's, another store's) stays as given
         index = index or load_index(settings.index_dir, settings)
         # the model the index's vectors were made with: its adapted one (rag.adapt) or the settings' one
         embedder = embedder or Embedder(settings.embedding, model_dir=index.model_dir)
         self._loaded = Loaded(index, embedder, Retriever(index, embedder, settings.retrieval))
         self._lock = threading.RLock()
-        self._follows_disk = index is None  # an index handed in (a test's, another store's) stays as given
+        self._reader: Reader | None = None
+        self._reader_lock = threading.Lock()
 
     @property
     def index(self) -> Index:
@@ -68,6 +71,15 @@ class Engine:
             self._vocabulary = document_vocabulary(self.index.texts.values())
             self._vocabulary_of = self.index
         return self._vocabulary
+
+    @property
+    def reader(self) -> Reader:
+        """The reading model of the read mode, one per engine, shared by every request (loaded on first use,
+        or in the background by `reader.start_loading()`)."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Reader(self.settings.reader)
+            return self._reader
 
     def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
         """Ranked passages for a question (from the newest index generation)."""

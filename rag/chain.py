@@ -36,7 +36,8 @@ _QUOTED = re.compile(r"\u201c(.*?)\u201d \[\d+\]", re.DOTALL)  # a quotation in 
 def make_generator(engine: Engine, settings: Settings) -> Generator:
     """The generator named by settings.answer.generator."""
     if settings.answer.generator == "extractive":
-        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary)
+        reader = engine.reader if settings.answer.mode == "read" else None
+        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary, reader)
     from rag.llm import make_generator as make_llm_generator
 
     return make_llm_generator(settings)
