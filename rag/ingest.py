@@ -22,6 +22,9 @@ from rag.types import Passage
 
 Progress = Callable[[str, int, int], None]  # (stage/file, done, total)
 
+# A corpus folder's own data, not documents: its catalog and the eval items written over it.
+FOLDER_SIDECARS = {"catalog.toml", "items.jsonl"}
+
 
 @dataclass
 class IngestReport:
@@ -50,7 +53,7 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, st
     for path in map(Path, paths):
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.name == "catalog.toml" or f.name.startswith(".") or f.is_dir():
+                if f.name in FOLDER_SIDECARS or f.name.startswith(".") or f.is_dir():
                     continue
                 if f.is_file():
                     files.append(f)

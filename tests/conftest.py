@@ -47,9 +47,9 @@ def corpus_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def corpus_engine(corpus_settings) -> Engine:
-    """An engine over the bundled corpus, with the index's adapted model; builds the default index if it is
-    missing or stale (as `make setup` does)."""
-    build_index(corpus_settings)  # a no-op when the index is current
+    """An engine over the bundled corpus, with the index's own model (adapted or not); builds the default index,
+    without adaptation, if it is missing or stale."""
+    build_index(corpus_settings, adapt=False)  # a no-op when the index is current
     return Engine(corpus_settings)
 
 
@@ -77,7 +77,7 @@ class RunningApp:
 @pytest.fixture(scope="session")
 def ui_app(tmp_path_factory, corpus_settings) -> RunningApp:
     """app.py serving a copy of the default index on a free port (the copy may be changed by the tests)."""
-    build_index(corpus_settings)  # a no-op when the default index is current
+    build_index(corpus_settings, adapt=False)  # a no-op when the default index is current
     work = tmp_path_factory.mktemp("ui-app")
     source = current_generation(corpus_settings.index_dir)
     index_dir = work / "index"

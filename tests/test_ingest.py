@@ -12,7 +12,7 @@ from conftest import CORPUS, DATA
 
 from rag.cli import main as rag_main
 from rag.errors import ManifestMismatch
-from rag.ingest import ingest
+from rag.ingest import collect_files, ingest
 from rag.settings import ChunkingSettings, Settings
 from rag.store import embedding_text, load_index
 from rag.structure import find_running_heads
@@ -163,6 +163,14 @@ def test_incremental_ingest(docs, tmp_path, embedder):
     assert removed.removed == ["bread.html"] and removed.embedded == 0
     assert not final.passages_of("bread.html") and "bread.html" not in final.manifest["files"]
     assert len(final.passages) == final.embeddings.shape[0] == final.faiss_index.ntotal == removed.passages
+
+
+def test_folder_sidecars_are_not_documents(tmp_path):
+    """A corpus folder's catalog.toml and eval items.jsonl are read by other tools, not ingested or reported."""
+    for name in ("a.txt", "catalog.toml", "items.jsonl", "notes.docx", ".hidden.txt"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    files, problems = collect_files([tmp_path])
+    assert [f.name for f in files] == ["a.txt", "notes.docx"] and problems == []
 
 
 def test_index_of_another_chunker_version_says_how_to_rebuild(small_index_dir):
