@@ -274,6 +274,27 @@ def test_uploaded_html_shows_its_own_title_and_is_searchable(page, tmp_path):
     shutil.copyfile(SHOTS / "library.png", DOCS / "library.png")
 
 
+def test_a_corrected_author_is_saved_and_kept_when_the_file_is_added_again(page, tmp_path):
+    page.get_by_role("tab", name="Library").click()
+    row = page.locator("#library [role=row]", has_text="field_notes_7.html").first
+    author = row.locator("[role=gridcell]").nth(1)
+    author.dblclick()
+    editor = author.locator("textarea, input").first
+    editor.fill("Anna Kuznetsova")
+    editor.press("Enter")
+    page.locator("#save-meta").click()
+    page.wait_for_function("document.querySelector('#ingest-log textarea').value.includes('saved corrections to: field_notes_7.html')",
+                           timeout=ANSWER_TIMEOUT_MS)
+    assert "Anna Kuznetsova" in page.locator("#library [role=row]", has_text="field_notes_7.html").first.inner_text()
+
+    changed = tmp_path / "field_notes_7.html"  # the same file, changed: it is read and indexed again
+    changed.write_text("<html><head><title>Grain Procurement in the Kuban, 1932</title></head><body><p>In the autumn "
+                       "of 1932 the brigades of the Kuban collected grain from the stanitsas at night.</p></body></html>")
+    assert "1 indexed" in upload(page, changed)
+    assert "Anna Kuznetsova" in page.locator("#library [role=row]", has_text="field_notes_7.html").first.inner_text()
+    assert "Kuznetsova" in library_search(page, "brigades collected grain from the stanitsas at night").splitlines()[0]
+
+
 def test_uploaded_file_is_searchable_at_once_and_can_be_removed(page, tmp_path):
     doc = tmp_path / "kolkhoz_bees.md"
     doc.write_text("# Beekeeping on the Kolkhoz\n\nIn 1934 the Krasny Pchelovod collective farm kept four hundred "
@@ -341,7 +362,7 @@ def test_settings_test_the_connection_and_errors_name_the_field(page):
     url.fill("http://127.0.0.1:9/v1")  # nothing listens on the discard port
     page.locator("#test-openai").click()
     status = page.locator("#openai-status")
-    page.wait_for_function("document.querySelector('#openai-status').innerText.includes('cannot reach')",
+    page.wait_for_function("document.querySelector('#openai-status').innerText.includes('Cannot connect')",
                            timeout=ANSWER_TIMEOUT_MS)
     assert "Base URL (Settings \u203a OpenAI-compatible server)" in status.inner_text()
     page.screenshot(path=str(SHOTS / "settings.png"))

@@ -33,6 +33,10 @@ CITE_JS = """() => {
   }, true);
 }"""
 PICK_CITE_JS = "(cite, store) => [window.ragCite || '', store]"
+# The context box scrolls to put the highlighted quotation in view (the page itself does not move).
+SCROLL_TO_MARK_JS = """() => { const box = document.querySelector('#sources .rag-context');
+  const mark = box && box.querySelector('mark');
+  if (mark) box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 4; }"""
 
 
 @dataclass
@@ -207,6 +211,7 @@ def wire_chat(ctx: AppContext, tab: ChatTab, options: list) -> ChatHandlers:
                      api_visibility="private", show_progress_on=tab.sources)
     tab.cite_go.click(h.open_citation, [tab.cite, tab.store], panel, js=PICK_CITE_JS, api_visibility="private",
                       show_progress_on=tab.sources)
+    tab.sources.change(None, js=SCROLL_TO_MARK_JS)
     switching = [tab.store, *tab.view]
     tab.new.click(h.new_conversation, tab.store, switching, api_visibility="private")
     tab.conversations.input(h.open_conversation, [tab.store, tab.conversations], switching, api_visibility="private")

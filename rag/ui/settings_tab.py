@@ -97,15 +97,15 @@ def session_settings(base: Settings, generator: str, openai_url: str, openai_mod
 
 
 def _report(field: str, url: str, models: list[str], wanted: str) -> str:
-    listed = ", ".join(f"`{esc(m)}`" for m in models[:8]) + (" \u2026" if len(models) > 8 else "")
-    head = f"\u2705 Connected to {esc(url)}: {len(models)} model(s) {listed}."
+    listed = ", ".join(f"`{m}`" for m in models[:8]) + (" \u2026" if len(models) > 8 else "")
+    head = f"**Connected** to `{url}`: {len(models)} model(s) {listed}."
     if wanted and models and wanted not in models:
-        return f"{head}\n\n\u26a0\ufe0f **{FIELD_LABELS[field]}**: `{esc(wanted)}` is not among them."
+        return f"{head}\n\n**{FIELD_LABELS[field]}**: `{wanted}` is not among them."
     return head
 
 
 def _failure(field: str, url: str, exc: Exception) -> str:
-    return f"\u274c **{FIELD_LABELS[field]}**: cannot reach {esc(url or '(empty)')} ({esc(type(exc).__name__)}: {esc(str(exc)[:200])})."
+    return f"**Cannot connect.** {FIELD_LABELS[field]}: nothing answers at `{url or '(empty)'}` ({type(exc).__name__}: {esc(str(exc)[:200])})."
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
