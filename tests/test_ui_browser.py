@@ -72,6 +72,7 @@ def context(browser, dialogs, foreign_requests):
 def page(context, ui_app, dialogs, foreign_requests):
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg = context.new_page()
+    pg.set_default_timeout(ANSWER_TIMEOUT_MS)  # on a busy machine even a click or a reload can take over 30 s
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     pg.goto(ui_app.url)
     pg.locator("#question textarea").wait_for()
