@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rag.embed import Embedder
 from rag.ingest import IngestReport, Progress, ingest, remove_documents
+from rag.reader import Reader
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Index, load_index
@@ -23,6 +24,8 @@ class Engine:
         self.embedder = embedder or Embedder(settings.embedding, model_dir=self.index.model_dir)
         self.retriever = Retriever(self.index, self.embedder, settings.retrieval)
         self._lock = threading.Lock()
+        self._reader: Reader | None = None
+        self._reader_lock = threading.Lock()
 
     @property
     def vocabulary(self) -> set[str]:
@@ -33,6 +36,15 @@ class Engine:
             self._vocabulary = document_vocabulary(self.index.texts.values())
             self._vocabulary_of = self.index
         return self._vocabulary
+
+    @property
+    def reader(self) -> Reader:
+        """The reading model of the read mode, one per engine, shared by every request (loaded on first use,
+        or in the background by `reader.start_loading()`)."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Reader(self.settings.reader)
+            return self._reader
 
     def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
         """Ranked passages for a question."""

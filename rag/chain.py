@@ -29,7 +29,8 @@ _FOLLOW_UP = re.compile(r"^\s*(and|but|so|also|what about|how about|what of)\b|\
 def make_generator(engine: Engine, settings: Settings) -> Generator:
     """The generator named by settings.answer.generator."""
     if settings.answer.generator == "extractive":
-        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary)
+        reader = engine.reader if settings.answer.mode == "read" else None
+        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary, reader)
     from rag.llm import make_generator as make_llm_generator
 
     return make_llm_generator(settings)

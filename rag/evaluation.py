@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag.errors import BadInput
+from rag.quotes import locate
 from rag.text import normalize
 
 
@@ -85,7 +86,8 @@ def answer_scores(items: list[dict], answers_by_id: dict[str, dict], document_te
         answer = answers_by_id.get(item["id"], {"quotes": [], "abstained": False})
         for q in answer.get("quotes", []):
             quotes += 1
-            verbatim += normalize(q["text"]) in normalize(document_text(q["doc"]))
+            # the README's rule: verbatim after normalization, running heads between its parts left out, never inside
+            verbatim += locate(q["text"], document_text(q["doc"]), allow_repair=False) is not None
         if item.get("evidence"):
             answerable += 1
             cited += any(hits(q["text"], q["doc"], item["evidence"]) for q in answer.get("quotes", []))

@@ -1,18 +1,27 @@
 """The default answer generator: no LLM, no network. It answers with the retrieved sentences that
-best answer the question, quoted verbatim and joined by short connective text."""
+best answer the question, quoted verbatim and joined by short connective text.
+
+Two modes (settings.answer.mode):
+- read (default): the reading model (rag.reader, gemma-3-270m query likelihood) reads the most promising
+  sentences and picks those that make the question most likely; whether they answer at all is a logistic
+  model of its reading features, fitted on our own training questions (training/calibrate_reader.py).
+- fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
+from rag.reader import Reader
 from rag.retrieve import author_surnames
-from rag.settings import AnswerSettings
+from rag.settings import AnswerSettings, calibrated_model
 from rag.text import STOP_WORDS
 from rag.types import ScoredPassage
 
@@ -21,6 +30,16 @@ SHORT_SENTENCE_WORDS = 25
 SCORED_WORDS = 40
 WEAKER_QUOTE_GAP = 0.15  # a further quotation must score within this of the best one
 _MARKUP = re.compile(r"#|\*\*|\|")
+# front matter and catalogue records ("Stable URL: ... Accessed: ...", "Title ... Doc URL <a href=...>") are not prose
+_RECORD = re.compile(r"https?://|www\.|<a\s|(?:\b[A-Z][\w()]*(?: [A-Za-z()]+){0,2}:\s.*){2}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that could be quoted, from passage number `passage` (1-based)."""
+
+    passage: int
+    text: str  # what would be quoted, and what the reading model reads
 
 
 def content_words(text: str) -> set[str]:
@@ -34,25 +53,28 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None, vocabulary: set[str] | None = None):
+    def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None, vocabulary: set[str] | None = None,
+                 reader: Reader | None = None):
         self.embedder = embedder
         self.settings = settings or AnswerSettings()
         self.vocabulary = vocabulary  # every word of the indexed documents, lower-cased
+        self.reader = reader  # the reading model; None in the fast mode
 
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
         picked, evidence = self.select(question, passages)
-        if not picked or evidence < self.settings.abstain_threshold:
+        threshold = answerability_threshold() if self.reader is not None else self.settings.abstain_threshold
+        if not picked or evidence < threshold:
             return Draft(text="", abstained=True)
         return compose(picked, passages)
 
     def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str | Draft]:
         yield self.draft(question, passages)
 
-    def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
-        """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one."""
-        candidates = []  # (passage no., sentence text, rank prior)
+    def candidates(self, passages: list[ScoredPassage]) -> list[Candidate]:
+        """Every sentence of the passages that could be quoted."""
+        out = []
         for number, sp in enumerate(passages, start=1):
             for para in sp.passage.text.split("\n\n"):
                 spans = split_sentences(para)
@@ -62,34 +84,149 @@ class ExtractiveGenerator:
                     if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                         b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
                     sentence = para[a:b].strip().lstrip("-*• ")
-                    if not _MARKUP.search(sentence) and not _starts_mid_sentence(sentence):  # headings and table rows are not answers
-                        candidates.append((number, sentence, 1.0 / (number + 1)))
-        if not candidates:
+                    if _MARKUP.search(sentence) or _RECORD.search(sentence) or _starts_mid_sentence(sentence):
+                        # headings, table rows and metadata records are not answers
+                        continue
+                    out.append(Candidate(number, sentence))
+        return out
+
+    def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
+        """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one
+        (read mode: the probability that the passages answer the question)."""
+        if self.reader is not None:
+            picked, features = self.read(question, passages)
+            return picked, answerability(features) if picked else 0.0
+        scored = self._shortlist(question, passages)
+        if scored is None:
             return [], 0.0
+        candidates, _, cheap, s_vecs = scored
+        texts = [c.text for c in candidates]
+        chosen = _distinct_best(np.argsort(-cheap), cheap, texts, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
+        evidence = float(cheap[chosen[0]] - 0.25 / (candidates[chosen[0]].passage + 1)) if chosen else 0.0
+        return [(candidates[i].passage, candidates[i].text) for i in chosen], evidence
+
+    def _shortlist(self, question: str, passages: list[ScoredPassage]):
+        """The candidates most worth reading, with their cosine to the question, cheap score and vectors."""
+        candidates = self.candidates(passages)
+        if not candidates:
+            return None
         q_words = content_words(question)
-        lexical = np.array([len(q_words & content_words(c[1])) / max(len(q_words), 1) for c in candidates])
-        prior = np.array([c[2] for c in candidates])
+        lexical = np.array([len(q_words & content_words(c.text)) / max(len(q_words), 1) for c in candidates])
+        prior = np.array([1.0 / (c.passage + 1) for c in candidates])
         # Embedding every sentence is the slow part: embed only the most promising ones.
         keep = np.argsort(-(lexical + prior))[: self.settings.sentences_embedded]
         candidates = [candidates[i] for i in keep]
-        lexical, prior = lexical[keep], prior[keep]
         q_vec = self.embedder.embed_query(question)
         # the opening words carry a sentence's topic; scoring on them keeps padded batches short
-        s_vecs = self.embedder.embed_documents([" ".join(c[1].split()[:SCORED_WORDS]) for c in candidates])
+        s_vecs = self.embedder.embed_documents([" ".join(c.text.split()[:SCORED_WORDS]) for c in candidates])
         dense = s_vecs @ q_vec
-        scores = dense + 0.35 * lexical + 0.25 * prior
-        order = np.argsort(-scores)
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == self.settings.max_quotes:
-                break
-            if any(float(s_vecs[i] @ s_vecs[j]) > 0.85 for j in chosen):
-                continue  # nearly the same sentence again
-            if chosen and scores[i] < scores[chosen[0]] - WEAKER_QUOTE_GAP:
-                break  # much weaker than the best: leave it out
-            chosen.append(int(i))
-        evidence = float(dense[chosen[0]] + 0.35 * lexical[chosen[0]]) if chosen else 0.0
-        return [(candidates[i][0], candidates[i][1]) for i in chosen], evidence
+        return candidates, dense, dense + 0.35 * lexical[keep] + 0.25 * prior[keep], s_vecs
+
+    def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
+        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best,
+        then give each part of a two-part question, and each of two authors it names, an answer of its own,
+        then add close seconds. Returns the picks and the features that say whether they answer at all."""
+        scored = self._shortlist(question, passages)
+        if scored is None:
+            return [], {}
+        candidates, dense, cheap, s_vecs = scored
+        shortlist = np.argsort(-cheap)[: self.settings.sentences_read]
+        shown = [candidates[i] for i in shortlist]
+        vectors, texts = s_vecs[shortlist], [c.text for c in shown]
+        parts = question_parts(question)
+        gains = self.reader.gain(parts, texts)
+        overall = gains.overall
+        chosen = [int(np.argmax(overall))]
+
+        def add(i: int, needed: bool = False) -> None:  # needed: to answer a part, however it reads as a whole
+            close = overall[i] >= overall[chosen[0]] - self.settings.read_quote_gap
+            if (needed or close) and i not in chosen and len(chosen) < self.settings.max_quotes \
+                    and not _repeats(texts, vectors, i, chosen):
+                chosen.append(i)
+
+        for p in range(len(parts)) if len(parts) > 1 else []:  # each part's best answer
+            add(int(np.argmax(gains.by_part[:, p])), needed=True)
+        works = _named_works(question, passages)
+        for numbers in works.values() if len(works) > 1 else []:  # each named author's best answer
+            theirs = [i for i in range(len(shown)) if shown[i].passage in numbers]
+            if theirs and not any(shown[i].passage in numbers for i in chosen):
+                add(max(theirs, key=lambda i: overall[i]), needed=True)
+        for i in np.argsort(-overall):
+            add(int(i))
+        lead = chosen[0]
+        q_words = content_words(question)
+        found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
+        features = {"best_gain": float(overall[lead]), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
+                    "best_cosine": float(dense[shortlist[lead]]),
+                    "question_coverage": len(q_words & found) / max(len(q_words), 1),
+                    "top_dense": float(passages[0].dense_score or 0.0),
+                    # a detail of the question no sentence makes likely (a year, a name the text does not give)
+                    "least_supported_token": float(gains.tokens.max(axis=0).min()),
+                    "least_supported_3": float(np.sort(gains.tokens.max(axis=0))[:3].mean())}
+        return [(shown[i].passage, shown[i].text) for i in chosen], features
+
+
+def answerability(features: dict[str, float]) -> float:
+    """The probability that the read passages answer the question: a logistic model of the reading features,
+    fitted on our own training questions (training/calibrate_reader.py, rag/calibration.json)."""
+    model = calibrated_model("answerability")
+    if model is None:  # not calibrated yet: the best sentence must at least make the question more likely
+        return float(features["best_gain"] > 0)
+    z = model["bias"] + sum(w * (features[name] - model["mean"][name]) / model["scale"][name]
+                            for name, w in model["weights"].items())
+    return float(1 / (1 + np.exp(-z)))
+
+
+def answerability_threshold() -> float:
+    """The answerability below which the read mode declines (chosen with the model by its script)."""
+    return float((calibrated_model("answerability") or {}).get("threshold", 0.5))
+
+
+def _named_works(question: str, passages: list[ScoredPassage]) -> dict[str, set[int]]:
+    """Author surnames the question names -> numbers (1-based) of the passages by that author."""
+    named: dict[str, set[int]] = {}
+    for number, sp in enumerate(passages, start=1):
+        for surname in author_surnames(sp.passage.doc.author):
+            if re.search(rf"\b{re.escape(surname)}\b", question):
+                named.setdefault(surname, set()).add(number)
+    return named
+
+
+def _repeats(texts: list[str], vectors: np.ndarray, i: int, chosen: list[int]) -> bool:
+    """True if candidate i says nearly the same as one already chosen, or holds it (a sentence quoted with
+    the next one, and that next one alone)."""
+    return any(float(vectors[i] @ vectors[j]) > 0.85 or texts[i] in texts[j] or texts[j] in texts[i] for j in chosen)
+
+
+_PART_BREAK = re.compile(r"(?<=\?)\s+(?=\S)|,?\s+(?=(?:and|but)\s+(?:how|why|what|when|where|who|whom|which|whether|"
+                         r"did|does|do|was|were|is|are|has|have|had|can|could|would)\b)", re.IGNORECASE)
+
+
+def question_parts(question: str, min_words: int = 3) -> list[str]:
+    """A question cut where a second question begins ("..., and why did they ...?", "...? What ...?"); each part
+    keeps its own words, so the parts read in order are the question. Parts under `min_words` stay joined."""
+    parts: list[str] = []
+    start = 0
+    for m in _PART_BREAK.finditer(question):
+        if len(question[start : m.start()].split()) >= min_words and len(question[m.end() :].split()) >= min_words:
+            parts.append(question[start : m.start()].strip())
+            start = m.end()
+    parts.append(question[start:].strip())
+    return [p for p in parts if p]
+
+
+def _distinct_best(order, scores: np.ndarray, texts: list[str], vectors: np.ndarray, most: int, gap: float) -> list[int]:
+    """Up to `most` candidates in `order`, skipping near-repeats and any scoring `gap` below the best."""
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) == most:
+            break
+        if _repeats(texts, vectors, int(i), chosen):
+            continue  # nearly the same sentence again
+        if chosen and scores[i] < scores[chosen[0]] - gap:
+            break  # much weaker than the best: leave it out
+        chosen.append(int(i))
+    return chosen
 
 
 def _starts_mid_sentence(text: str) -> bool:

@@ -1,6 +1,7 @@
 """Quote verification: a quotation is shown only if it is found in the document it cites.
 
-Matching uses the evaluation's normalization (hyphenated line breaks joined, whitespace collapsed).
+Matching uses the evaluation's normalization (hyphenated line breaks joined, whitespace collapsed) on the
+document without its page furniture: a quotation may cross a page break, never include a running head.
 A near miss (a changed word or two, different punctuation) is repaired to the exact verbatim span
 when one place in the document matches clearly better than any other; otherwise it is rejected.
 """
@@ -13,7 +14,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from rag.store import Index
+from rag.structure import find_running_heads
 from rag.text import MappedText, map_text, normalize
 from rag.types import Passage, Quote
 
@@ -33,7 +37,15 @@ class Located:
 
 @lru_cache(maxsize=64)
 def _mapped(text: str) -> MappedText:
-    return map_text(text)
+    """The document as quotations are matched against it: normalized, page furniture (running heads) left out.
+    A quotation may run across a page break, but never includes the running head between its parts."""
+    return map_text(text, [(h.start, h.end) for h in find_running_heads(text)])
+
+
+def text_at(document: str, start: int, end: int) -> str:
+    """What a quotation of document[start:end] says: the normalized text there, without page furniture."""
+    doc = _mapped(document)
+    return doc.text[int(np.searchsorted(doc.offsets, start)) : int(np.searchsorted(doc.offsets, end))].strip()
 
 
 def locate(quote: str, document: str, allow_repair: bool = True) -> Located | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Thresholds calibrated by scripts on our own training data (training/), never typed in by hand
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+
+
+def calibrated_model(name: str) -> dict | None:
+    """A model calibrated by a script (rag/calibration.json), or None before the script has run."""
+    try:
+        return json.loads(CALIBRATION_FILE.read_text())[name]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 class _Group(BaseModel):
@@ -58,12 +69,26 @@ class RetrievalSettings(_Group):
     max_question_chars: int = Field(default=2000, description="Longer questions are cut to this length for search")
 
 
+class ReaderSettings(_Group):
+    """The reading model that scores how well a sentence answers a question (rag.reader)."""
+
+    batch_size: int = Field(default=16, description="Candidates scored in one forward pass")
+    threads: int = Field(default=2, description="Torch threads while scoring")
+    context_words: int = Field(default=40, description="Words of each candidate sentence the reader reads (its cost "
+                               "grows with them: 12 candidates of 40 words take about a second on 2 cores)")
+    question_tokens: int = Field(default=64, description="Question tokens scored (longer questions are cut)")
+
+
 class AnswerSettings(_Group):
+    mode: Literal["read", "fast"] = Field(default="read", description="read: quotations chosen by the reading model "
+                                          "(rag.reader); fast: by embedding similarity and word overlap only")
     generator: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(default="extractive", description="Answer generator")
     max_quotes: int = Field(default=3, description="Quotations in an extractive answer")
     passages_in_prompt: int = Field(default=6, description="Passages shown to the generator")
     sentences_embedded: int = Field(default=16, description="Candidate sentences the extractive generator embeds and compares")
-    abstain_threshold: float = Field(default=0.50, description="Extractive evidence score below which the answer abstains (calibrated)")
+    abstain_threshold: float = Field(default=0.50, description="Fast mode: evidence score below which the answer abstains (calibrated)")
+    sentences_read: int = Field(default=12, description="Read mode: best candidate sentences the reading model scores")
+    read_quote_gap: float = Field(default=0.5, description="Read mode: a further quotation's gain must be within this of the best")
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     openai_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server")
     openai_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server")
@@ -88,3 +113,4 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)

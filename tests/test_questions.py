@@ -8,7 +8,7 @@ from rag.chain import answer
 from rag.claims import verify_claim
 from rag.cli import main
 from rag.errors import BadInput
-from rag.text import normalize
+from rag.quotes import text_at
 
 EMPTY = {
     "empty": "",
@@ -33,7 +33,7 @@ ODD = {
 
 def assert_quotes_verified(engine, quotes) -> None:
     for quote in quotes:
-        assert normalize(engine.index.document_text(quote.doc)[quote.start : quote.end]) == quote.text
+        assert text_at(engine.index.document_text(quote.doc), quote.start, quote.end) == quote.text
 
 
 @pytest.mark.parametrize("name", sorted(EMPTY))

