@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from common import describe_machine, p50_p95, score_report
+from common import describe_machine, index_size, p50_p95, score_report
 
 from rag.api import Engine, build_index
 from rag.cli.search_commands import DEFAULT_EVAL, retrieve_all
@@ -119,6 +119,7 @@ def main() -> None:
                 f"{report.passages / report.seconds:.1f} passages/s"
                 + (f"; {report.seconds / ingest_s:.2f}x the baseline's time" if ingest_s else "")
             )
+            print(f"index on disk: {index_size(Path(tmp))}")
     engine = Engine(settings)
     embedder = engine.embedder
     adaptation = engine.index.adaptation

@@ -125,3 +125,17 @@ def print_quiet_and_busy(measure, what: str, target_ms: float) -> None:
     with one_core_burning() as pid:
         print(f"\nburning one core in pid {pid}")
         print(latency_table("one core busy", measure(), what, target_ms))
+
+
+def index_size(index_dir: Path) -> str:
+    """Size on disk of an index's current generation, in all and by part, in MB."""
+    from rag.store import current_generation
+
+    generation = current_generation(Path(index_dir))
+    parts: dict[str, int] = {}
+    for path in generation.rglob("*"):
+        if path.is_file():
+            part = path.relative_to(generation).parts[0]
+            parts[part] = parts.get(part, 0) + path.stat().st_size
+    shown = ", ".join(f"{name} {size / 2**20:.1f}" for name, size in sorted(parts.items(), key=lambda kv: -kv[1]))
+    return f"{sum(parts.values()) / 2**20:.1f} MB ({shown})"

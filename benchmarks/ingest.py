@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import describe_machine
+from common import describe_machine, index_size
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def child(index_dir: str) -> None:
 
     settings = Settings(index_dir=Path(index_dir))
     report = ingest([settings.corpus_dir], settings, settings.index_dir)
-    print(json.dumps({"seconds": report.seconds, "timings": report.timings, "passages": report.passages,
+    print(json.dumps({"size": index_size(settings.index_dir), "seconds": report.seconds, "timings": report.timings, "passages": report.passages,
                       "embedded": report.embedded, "changed": report.changed, "skipped": report.skipped}))
 
 
@@ -109,6 +109,7 @@ def main() -> None:
     print(f"  indexing   {median(None, 'index'):6.1f} s   (FAISS, BM25, write, swap)")
     print(f"  chunks/s   {passages / cold_s:6.1f}     (passages / total)")
     print(f"  CPU        {median('cpu'):6.0f} s   (user+system of the ingest process)")
+    print(f"  on disk    {runs[0]['size']}")
     print(describe_machine())
     print(f"no-op re-ingest: {statistics.median(r['wall'] for r in noops):.1f} s (process start to exit)")
 

@@ -14,7 +14,7 @@ from rag.loaders import LoadedFile
 from rag.settings import ChunkingSettings
 from rag.structure import PageMap, RunningHead, find_headings, find_running_heads
 from rag.text import MappedText, line_of, line_starts, map_text
-from rag.types import DocumentInfo, Passage
+from rag.types import DocumentInfo, Passage, Sentence
 
 TokenCounter = Callable[[list[str]], list[int]]
 
@@ -65,16 +65,19 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if text[a:b].strip()]
 
 
-def chunk_document(doc: ParsedDocument, count_tokens: TokenCounter, settings: ChunkingSettings) -> list[Passage]:
-    """Cut the cleaned text into passages of at most `settings.max_tokens` tokens.
+def chunk_document(doc: ParsedDocument, count_tokens: TokenCounter,
+                   settings: ChunkingSettings) -> tuple[list[Passage], list[Sentence]]:
+    """Cut the cleaned text into passages of at most `settings.max_tokens` tokens, and into sentences.
 
     Passages end at sentence ends, prefer paragraph ends, start afresh at a heading, and repeat
-    the last `overlap_sentences` sentences of the previous passage.
+    the last `overlap_sentences` sentences of the previous passage. The sentences (sentences longer
+    than the limit cut at word boundaries) are the units passages are made of, in document order:
+    every passage is a run of whole sentences.
     """
     text = doc.clean.text
     units = _sentence_units(text)
     if not units:
-        return []
+        return [], []
     counts = count_tokens([text[a:b] for a, b in units])
     units, counts = _split_long_units(text, units, counts, settings.max_tokens, count_tokens)
     heading_starts = _heading_offsets_in_clean(doc)
@@ -92,7 +95,8 @@ def chunk_document(doc: ParsedDocument, count_tokens: TokenCounter, settings: Ch
             first, total = i - back, sum(counts[i - back : i])
         total += n
     chunks.append((first, len(units)))
-    return [_make_passage(doc, units[a][0], units[b - 1][1]) for a, b in chunks]
+    sentences = [Sentence(doc.info.file, *doc.clean.span(a, b), text[a:b]) for a, b in units]
+    return [_make_passage(doc, units[a][0], units[b - 1][1]) for a, b in chunks], sentences
 
 
 def _sentence_units(text: str) -> list[tuple[int, int]]:

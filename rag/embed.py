@@ -98,39 +98,59 @@ class Embedder:
 
     def embed_documents(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Embeddings of many texts, using all the configured ingest threads."""
+        return self.embed_with_spans(texts, None, show_progress)[0]
+
+    def embed_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]] | None,
+                         show_progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embeddings of many texts and, from the same forward pass, of character spans inside them.
+
+        A span's vector is the mean of the states of the tokens that begin inside it, read in the
+        context of the whole text ("late chunking", Günther et al. 2024), L2-normalized: a sentence
+        embedded this way knows the passage around it, and costs no extra model run. A span with no
+        token inside the model's window (cut off by truncation) gets a zero vector.
+        """
         threads = self.settings.ingest_threads or os.cpu_count() or 1
-        return self._encode(texts, threads, self.settings.batch_size, show_progress)
+        return self._encode(texts, threads, self.settings.batch_size, show_progress, spans)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embedding of one question; few threads, so it stays fast when other work holds a core."""
-        return self._encode([text], self.settings.query_threads, 1, False)[0]
+        return self._encode([text], self.settings.query_threads, 1, False)[0][0]
 
-    def _encode(self, texts: list[str], threads: int, batch_size: int, show_progress: bool) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.model is not None:
-            return self._encode_torch(texts, threads, batch_size, show_progress)
+    def _encode(self, texts: list[str], threads: int, batch_size: int, show_progress: bool,
+                spans: list[list[tuple[int, int]]] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        span_out = [np.zeros((len(s), self.dimension), dtype=np.float32) for s in spans] if spans is not None else []
+        if not texts:
+            return out, span_out
         # longest first by tokens, so a batch pads little: sorting by characters (as sentence-transformers
         # does) leaves about 20% of the work on this corpus to padding, by tokens 1%
         order = np.argsort([-n for n in self.count_tokens(texts)], kind="stable")
         batches = [order[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-        # Several batches run in parallel, one thread each (a session serves many threads at once): about
-        # a fifth less CPU than splitting every operation across threads. One batch gets all the threads.
-        session = self._session(threads if len(batches) == 1 else 1)
+        states = self._torch_states if self.model is not None else self._onnx_states(threads if len(batches) == 1 else 1)
 
         def embed(rows: np.ndarray) -> None:
-            encoded = self._reader.encode_batch_fast([texts[j].strip() for j in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
-            weights = mask[:, :, None].astype(np.float32)
-            mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            out[rows] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+            stripped = [texts[j].strip() for j in rows]
+            encoded = self._reader.encode_batch_fast(stripped)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.float32)
+            hidden = states(encoded, threads)
+            mean = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+            out[rows] = _unit(mean)
+            if spans is None:
+                return
+            for k, j in enumerate(rows):
+                lead = len(texts[j]) - len(texts[j].lstrip())
+                starts = np.array([a for a, _ in encoded[k].offsets]) + lead
+                real = np.array(encoded[k].special_tokens_mask) == 0
+                for s, (a, b) in enumerate(spans[j]):
+                    inside = real & (starts >= a) & (starts < b)
+                    if inside.any():
+                        span_out[j][s] = _unit(hidden[k][inside].mean(axis=0))
 
         if len(batches) == 1:
             embed(batches[0])
-            return out
+            return out, span_out
+        # Several batches run in parallel, one thread each (a session serves many threads at once): about
+        # a fifth less CPU than splitting every operation across threads. One batch gets all the threads.
         with ThreadPoolExecutor(max_workers=threads) as pool:
             done = pool.map(embed, batches)
             if show_progress:
@@ -139,7 +159,18 @@ class Embedder:
                 done = tqdm(done, total=len(batches), unit="batch")
             for _ in done:
                 pass
-        return out
+        return out, span_out
+
+    def _onnx_states(self, threads: int):
+        """A function from encoded texts to their last hidden states, on an ONNX session of `threads` threads."""
+        session = self._session(threads)
+
+        def states(encoded, _threads: int) -> np.ndarray:
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            return session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+
+        return states
 
     def _session(self, threads: int):
         """An ONNX Runtime session with `threads` threads (one per thread count, made on first use)."""
@@ -164,18 +195,26 @@ class Embedder:
         if self.settings.quantize:
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
 
-    def _encode_torch(self, texts: list[str], threads: int, batch_size: int, show_progress: bool) -> np.ndarray:
+    def _torch_states(self, encoded, threads: int) -> np.ndarray:
+        """Last hidden states of encoded texts under sentence-transformers' transformer (torch backend)."""
         import torch
 
+        ids = torch.tensor([e.ids for e in encoded], dtype=torch.int64)
+        mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.int64)
         with self._lock:  # torch's thread count is process-wide
             previous = torch.get_num_threads()
             torch.set_num_threads(threads)
             try:
-                vectors = self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                                            convert_to_numpy=True, show_progress_bar=show_progress)
+                with torch.inference_mode():
+                    features = self.model[0]({"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)})
             finally:
                 torch.set_num_threads(previous)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return features["token_embeddings"].float().numpy()
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows (or a vector) scaled to length 1."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def exported_model(model_dir: Path, settings: EmbeddingSettings) -> Path:

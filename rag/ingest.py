@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import shutil
 import time
 import uuid
@@ -17,8 +18,8 @@ from rag.embed import Embedder, base_model_path
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
 from rag.loaders import SUPPORTED, document_info, load_file, read_catalog
 from rag.settings import Settings
-from rag.store import embedding_text, load_index, write_index
-from rag.types import Passage
+from rag.store import Index, embedding_text, load_index, passage_context, previous_model, write_index
+from rag.types import Passage, Sentence
 
 Progress = Callable[[str, int, int], None]  # (stage/file, done, total)
 
@@ -101,11 +102,13 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     kept_files: dict[str, dict] = {}
     kept_passages: dict[str, list[Passage]] = {}
     kept_rows: dict[str, np.ndarray] = {}
+    kept_sentences: dict[str, tuple[list[Sentence], np.ndarray | None]] = {}  # vectors None until embedded
     texts: dict[str, str] = {}
     seen_hashes: dict[str, str] = {}
     catalogs: dict[Path, dict] = {}
-    model_dir = old.model_dir if old else None
-    adaptation = old.adaptation if old else None
+    model_dir, adaptation = (old.model_dir, old.adaptation) if old else (None, None)
+    if old is None and not rebuild:  # an index of another format or chunker: its adapted model still serves
+        model_dir, adaptation = previous_model(index_dir)
     embedder_box = [embedder]
 
     def get_embedder() -> Embedder:
@@ -140,8 +143,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         entry = {"sha256": loaded.sha256, "source": str(path.resolve()), "encoding": loaded.encoding}
         previous = old_files.get(name)
         if old and previous and previous["sha256"] == loaded.sha256:
-            kept_passages[name] = old.passages_of(name)
-            kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
+            _keep_old(old, name, kept_passages, kept_rows, kept_sentences)
             kept_files[name] = {**entry, "doc_id": previous["doc_id"], "passages": len(kept_passages[name])}
             report.unchanged.append(name)
             report.timings["clean"] += time.perf_counter() - t0
@@ -151,12 +153,13 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             catalogs[folder] = read_catalog(folder)
         info = document_info(loaded, catalogs[folder])
         parsed = parse_document(loaded, info)
-        passages = chunk_document(parsed, get_embedder().count_tokens, settings.chunking)
+        passages, sentences = chunk_document(parsed, get_embedder().count_tokens, settings.chunking)
         if not passages:
             report.skipped.append((str(path), "no text to index"))
             del texts[name]
             continue
         kept_passages[name] = passages
+        kept_sentences[name] = (sentences, None)
         kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages)}
         report.indexed.append(name)
         report.timings["clean"] += time.perf_counter() - t0
@@ -172,8 +175,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             report.removed.append(name)
         else:
             kept_files[name] = entry
-            kept_passages[name] = old.passages_of(name)
-            kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
+            _keep_old(old, name, kept_passages, kept_rows, kept_sentences)
             texts[name] = old.document_text(name)
 
     report.changed = bool(report.indexed or report.removed or rebuild or old is None)
@@ -188,12 +190,13 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         adaptation = {**adapt_model(base_model_path(settings.embedding), [p for n in order for p in kept_passages[n]],
                                     trained_dir, settings.adapt, progress), "files": trained_on}
         model_dir, embedder_box[0], to_embed, kept_rows = trained_dir, None, order, {}
+        kept_sentences = {name: (sentences, None) for name, (sentences, _) in kept_sentences.items()}
         report.timings["adapt"] = time.perf_counter() - t0
         report.changed = True
     try:
         if report.changed:
             _embed_and_write(index_dir, settings, report, get_embedder, progress, order, to_embed, kept_files,
-                             kept_passages, kept_rows, texts, model_dir, adaptation)
+                             kept_passages, kept_rows, kept_sentences, texts, model_dir, adaptation)
     finally:
         if trained_dir is not None:
             shutil.rmtree(trained_dir, ignore_errors=True)  # the index now holds its own copy
@@ -205,30 +208,74 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     return report
 
 
+def _keep_old(old: Index, name: str, kept_passages: dict, kept_rows: dict, kept_sentences: dict) -> None:
+    """Carry a document's passages, sentences and their vectors over from the previous index."""
+    kept_passages[name] = old.passages_of(name)
+    kept_rows[name] = old.embeddings[[i for i, p in enumerate(old.passages) if p.doc.file == name]]
+    kept_sentences[name] = old.sentences_of(name)
+
+
 def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, get_embedder, progress, order: list[str],
-                     to_embed: list[str], kept_files: dict, kept_passages: dict, kept_rows: dict, texts: dict,
-                     model_dir: Path | None, adaptation: dict | None) -> None:
-    """Embed the passages of the files in `to_embed`, then write the whole index as a new generation."""
+                     to_embed: list[str], kept_files: dict, kept_passages: dict, kept_rows: dict, kept_sentences: dict,
+                     texts: dict, model_dir: Path | None, adaptation: dict | None) -> None:
+    """Embed the passages (and their sentences) of the files in `to_embed`, then write the whole index as a
+    new generation."""
     t0 = time.perf_counter()
-    passages = [p for name in to_embed for p in kept_passages[name]]
     if progress:
-        progress("embedding", 0, len(passages))
-    vectors = get_embedder().embed_documents([embedding_text(p) for p in passages]) if passages else None
-    report.timings["embed"] = time.perf_counter() - t0
-    report.embedded = len(passages)
-    t0 = time.perf_counter()
+        progress("embedding", 0, sum(len(kept_passages[name]) for name in to_embed))
     rows = dict(kept_rows)
-    offset = 0
-    for name in to_embed:
-        count = len(kept_passages[name])
-        rows[name] = vectors[offset : offset + count]
-        offset += count
+    sentences = dict(kept_sentences)
+    embedded = embed_passages(get_embedder(), [(kept_passages[n], kept_sentences[n][0]) for n in to_embed])
+    for name, (passage_vectors, sentence_vectors) in zip(to_embed, embedded):
+        rows[name] = passage_vectors
+        sentences[name] = (kept_sentences[name][0], sentence_vectors)
+    report.timings["embed"] = time.perf_counter() - t0
+    report.embedded = sum(len(kept_passages[name]) for name in to_embed)
+    t0 = time.perf_counter()
     all_passages = [p for name in order for p in kept_passages[name]]
-    dim = get_embedder().dimension if vectors is not None or not order else rows[order[0]].shape[1]
+    dim = get_embedder().dimension if to_embed or not order else rows[order[0]].shape[1]
     embeddings = np.vstack([rows[name] for name in order]) if order else np.zeros((0, dim), dtype=np.float32)
+    all_sentences = [x for name in order for x in sentences[name][0]]
+    sentence_embeddings = np.vstack([sentences[name][1] for name in order]) if order else np.zeros((0, dim), np.float32)
     write_index(index_dir, settings, {n: kept_files[n] for n in order}, all_passages, embeddings,
-                {n: texts[n] for n in order}, model_dir, adaptation)
+                {n: texts[n] for n in order}, all_sentences, sentence_embeddings, model_dir, adaptation)
     report.timings["index"] = time.perf_counter() - t0
+
+
+def embed_passages(embedder: Embedder, documents: list[tuple[list[Passage], list[Sentence]]]
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(passage vectors, sentence vectors) of each document's passages (as embedding_text) and sentences, from
+    the same model runs: a sentence's vector is pooled from its tokens in each passage holding it (late
+    chunking, Embedder.embed_with_spans), averaged over them."""
+    texts, spans, members = [], [], []  # members: per passage, the rows of its sentences in all_sentences
+    all_sentences: list[Sentence] = []
+    for passages, sentences in documents:
+        starts = [x.start for x in sentences]
+        for p in passages:
+            offset, cursor = len(passage_context(p)), 0
+            inside = range(bisect.bisect_left(starts, p.start), bisect.bisect_right(starts, p.end - 1))
+            members.append([len(all_sentences) + j for j in inside if sentences[j].end <= p.end])
+            spans.append([])
+            for j in inside:
+                if sentences[j].end <= p.end:
+                    at = p.text.index(sentences[j].text, cursor)
+                    spans[-1].append((offset + at, offset + at + len(sentences[j].text)))
+                    cursor = at + len(sentences[j].text)
+            texts.append(embedding_text(p))
+        all_sentences.extend(sentences)
+    vectors, span_vectors = embedder.embed_with_spans(texts, spans)
+    pooled = np.zeros((len(all_sentences), embedder.dimension), dtype=np.float32)
+    for rows, found in zip(members, span_vectors):
+        pooled[rows] += found
+    missing = np.flatnonzero(~pooled.any(axis=1))  # cut off by the model's window in every passage: alone
+    if len(missing):
+        pooled[missing] = embedder.embed_documents([all_sentences[j].text for j in missing])
+    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+    out, p_at, s_at = [], 0, 0
+    for passages, sentences in documents:
+        out.append((vectors[p_at : p_at + len(passages)], pooled[s_at : s_at + len(sentences)]))
+        p_at, s_at = p_at + len(passages), s_at + len(sentences)
+    return out
 
 
 def _previous_index(index_dir: Path, settings: Settings):
@@ -255,8 +302,10 @@ def remove_documents(names: Iterable[str], settings: Settings, index_dir: Path |
     files = {n: e for n, e in old.manifest["files"].items() if n not in report.removed}
     if report.removed:
         keep = [i for i, p in enumerate(old.passages) if p.doc.file in files]
+        kept_sentences = [i for i, x in enumerate(old.sentences) if x.file in files]
         write_index(index_dir, settings, files, [old.passages[i] for i in keep], old.embeddings[keep],
-                    {n: old.document_text(n) for n in files}, old.model_dir, old.adaptation)
+                    {n: old.document_text(n) for n in files}, [old.sentences[i] for i in kept_sentences],
+                    old.sentence_embeddings[kept_sentences], old.model_dir, old.adaptation)
         report.changed = True
     report.files = len(files)
     report.passages = sum(e["passages"] for e in files.values())

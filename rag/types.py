@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 from pydantic import BaseModel, Field
 
@@ -62,6 +65,22 @@ class Passage(BaseModel):
         section = f", section \u201c{self.section}\u201d" if self.section else ""
         author = self.doc.author or "Unknown author"
         return f"{author}{year}, \u201c{self.doc.short_title()}\u201d, {self.page_label}{section}"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a document as indexed: its span in the original file and its cleaned text.
+
+    Passages are runs of whole sentences, so a passage's sentences are those whose span lies inside
+    the passage's span (Index.sentences_in). `vector` is its embedding, set when it comes from an
+    index (rag.store): the index's model, read in the context of its passage (late chunking).
+    """
+
+    file: str
+    start: int  # offset of the first character in the original file
+    end: int  # offset just past the last character
+    text: str  # cleaned as passage text is: a substring of the text of any passage holding the sentence
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class ScoredPassage(BaseModel):

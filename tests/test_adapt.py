@@ -96,6 +96,26 @@ def test_updates_keep_the_adapted_model_until_asked_to_adapt_again(adapted, tmp_
     assert not list(index_dir.glob("model.partial-*")), "the training folder should be gone"
 
 
+def test_an_index_of_another_chunker_version_is_rebuilt_with_its_adapted_model(adapted, tmp_path):
+    """A new index layout needs a rebuild, not a new model: the model depends on the documents only."""
+    docs, settings = adapted
+    index_dir = tmp_path / "index"
+    shutil.copytree(settings.index_dir, index_dir)
+    before = load_index(index_dir, settings.model_copy(update={"index_dir": index_dir}))
+    weights = (before.model_dir / "model.safetensors").read_bytes()
+    newer = settings.model_copy(update={"index_dir": index_dir,
+                                        "chunking": settings.chunking.model_copy(update={"version": "next"})})
+    report = ingest([docs], newer, index_dir, adapt=True)
+    after = load_index(index_dir, newer)
+    assert report.changed and "adapt" not in report.timings and report.embedded == len(after.passages)
+    assert after.adaptation == before.adaptation and after.generation != before.generation
+    assert (after.model_dir / "model.safetensors").read_bytes() == weights
+    assert np.allclose((after.embeddings * before.embeddings).sum(axis=1), 1.0, atol=0.03), "embedded with the adapted model"
+
+    ingest([docs], newer, index_dir, rebuild=True)  # an explicit rebuild goes back to the model as shipped
+    assert load_index(index_dir, newer).adaptation is None
+
+
 def test_a_damaged_adapted_model_is_caught_at_load(adapted, tmp_path):
     _, settings = adapted
     index_dir = tmp_path / "index"

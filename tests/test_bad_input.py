@@ -196,7 +196,7 @@ settings = Settings()
 embedder = Embedder(settings.embedding)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 loaded = load_file(Path(sys.argv[1]))
-passages = chunk_document(parse_document(loaded, document_info(loaded, {})), embedder.count_tokens, settings.chunking)
+passages, _ = chunk_document(parse_document(loaded, document_info(loaded, {})), embedder.count_tokens, settings.chunking)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(len(passages), passages[-1].end, len(loaded.text), (peak - before) * 1024)
 """

@@ -11,6 +11,7 @@ import pytest
 from conftest import CORPUS, DATA
 
 from rag.cli import main as rag_main
+from rag.embed import base_model_path
 from rag.errors import ManifestMismatch
 from rag.ingest import collect_files, ingest
 from rag.settings import ChunkingSettings, Settings
@@ -36,6 +37,17 @@ def test_index_holds_every_corpus_file_as_shipped(corpus_index):
         assert corpus_index.document_text(name) == (CORPUS / name).read_text(encoding="utf-8")
 
 
+def without_heads(original: str, heads: list[tuple[int, int]], start: int, end: int) -> str:
+    """original[start:end] with the running heads inside it taken out."""
+    pieces, pos = [], start
+    for a, b in heads:
+        if a < end and b > start:
+            pieces.append(original[pos:max(a, pos)])
+            pos = max(pos, b)
+    pieces.append(original[pos:end])
+    return "".join(pieces)
+
+
 def test_every_passage_span_normalizes_to_its_text(corpus_index):
     """The recorded span, with removed running heads taken out, is the passage (eval normalization)."""
     by_file: dict[str, list] = {}
@@ -46,13 +58,37 @@ def test_every_passage_span_normalizes_to_its_text(corpus_index):
         heads = [(h.start, h.end) for h in find_running_heads(original)]
         for p in passages:
             assert 0 <= p.start < p.end <= len(original)
-            pieces, pos = [], p.start
-            for a, b in heads:
-                if a < p.end and b > p.start:
-                    pieces.append(original[pos:max(a, pos)])
-                    pos = max(pos, b)
-            pieces.append(original[pos:p.end])
-            assert normalize("".join(pieces)) == normalize(p.text), f"{p.location}: span and text differ"
+            assert normalize(without_heads(original, heads, p.start, p.end)) == normalize(p.text), f"{p.location}: span and text differ"
+
+
+def test_every_passage_is_made_of_its_indexed_sentences(corpus_index):
+    """Index.sentences_in gives a passage's sentences, each with its span in the file and a unit vector."""
+    heads = {name: [(h.start, h.end) for h in find_running_heads(corpus_index.document_text(name))]
+             for name in corpus_index.manifest["files"]}
+    for p in corpus_index.passages[::5]:
+        sentences = corpus_index.sentences_in(p.doc.file, p.start, p.end)
+        assert sentences[0].start == p.start and sentences[-1].end == p.end, p.location
+        assert normalize(" ".join(s.text for s in sentences)) == normalize(p.text), p.location
+        original = corpus_index.document_text(p.doc.file)
+        for s in sentences:
+            assert s.text in p.text and s.file == p.doc.file
+            assert normalize(without_heads(original, heads[s.file], s.start, s.end)) == normalize(s.text), p.location
+    vectors = corpus_index.sentence_embeddings
+    assert len(corpus_index.sentences) == vectors.shape[0] > len(corpus_index.passages)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_a_sentence_vector_matches_a_question_about_that_sentence(corpus_engine):
+    """Sentence vectors live in the question space: a question on one sentence finds it among its passage's."""
+    index, embedder = corpus_engine.index, corpus_engine.embedder
+    found = 0
+    passages = [p for p in index.passages[::97] if len(index.sentences_in(p.doc.file, p.start, p.end)) >= 4]
+    for p in passages:
+        sentences = index.sentences_in(p.doc.file, p.start, p.end)
+        target = max(sentences, key=lambda s: len(s.text))
+        scores = [float(s.vector @ embedder.embed_query(target.text)) for s in sentences]
+        found += sentences[int(np.argmax(scores))] == target
+    assert found >= 0.8 * len(passages), f"{found} of {len(passages)}"
 
 
 def test_no_passage_is_truncated_by_the_model(corpus_index, embedder):
@@ -102,7 +138,8 @@ def test_embeddings_agree_with_the_fp32_model_and_queries_match_documents(corpus
     from sentence_transformers import SentenceTransformer
 
     corpus_index, embedder = corpus_engine.index, corpus_engine.embedder
-    assert embedder.path == corpus_index.model_dir, "the engine should embed questions with the index's adapted model"
+    own_model = corpus_index.model_dir or base_model_path(corpus_engine.settings.embedding)  # adapted or as shipped
+    assert embedder.path == own_model, "the engine should embed questions with the index's own model"
 
     texts = [embedding_text(p) for p in corpus_index.passages[::400]]
     reference = SentenceTransformer(str(embedder.path), device="cpu", local_files_only=True)
@@ -156,6 +193,11 @@ def test_incremental_ingest(docs, tmp_path, embedder):
     old_rows, new_rows = rows_by_id(before), rows_by_id(after)
     others = [p.passage_id for p in before.passages if p.doc.file != "planning.md"]
     assert others and all(new_rows[pid] == old_rows[pid] for pid in others)
+    for name in ("bread.html", "ocr_book.txt"):  # unchanged files keep their sentences and vectors
+        (old_sentences, old_vectors), (new_sentences, new_vectors) = before.sentences_of(name), after.sentences_of(name)
+        assert old_sentences == new_sentences and np.array_equal(old_vectors, new_vectors)
+    added = after.sentences_of("planning.md")[0][-1]
+    assert added.text.endswith("four years and three months.") and added.start > 0
 
     (docs / "bread.html").unlink()
     removed = ingest([docs], settings, index_dir, embedder)
@@ -163,6 +205,8 @@ def test_incremental_ingest(docs, tmp_path, embedder):
     assert removed.removed == ["bread.html"] and removed.embedded == 0
     assert not final.passages_of("bread.html") and "bread.html" not in final.manifest["files"]
     assert len(final.passages) == final.embeddings.shape[0] == final.faiss_index.ntotal == removed.passages
+    assert not final.sentences_of("bread.html")[0] and len(final.sentences) == final.sentence_embeddings.shape[0]
+    assert {s.file for s in final.sentences} == set(final.manifest["files"])
 
 
 def test_folder_sidecars_are_not_documents(tmp_path):
