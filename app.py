@@ -27,6 +27,8 @@ def load_engine(settings):
 
     t0 = time.perf_counter()
     engine = Engine(settings)
+    if settings.answer.mode == "read":
+        engine.reader.start_loading()  # the reading model (a few seconds): the first answer may wait for it
     files = len(engine.index.manifest["files"])
     print(f"index loaded: {files} documents, {len(engine.index.passages)} passages ({time.perf_counter() - t0:.1f} s)",
           file=sys.stderr, flush=True)
