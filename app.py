@@ -31,6 +31,8 @@ def load_engine(settings):
 
     t0 = time.perf_counter()
     engine = Engine(settings)
+    if settings.answer.mode == "read":
+        engine.reader.start_loading()  # the reading model (a few seconds): the first answer may wait for it
     files = len(engine.index.manifest["files"])
     print(f"index loaded: {files} documents, {len(engine.index.passages)} passages ({time.perf_counter() - t0:.1f} s)",
           file=sys.stderr, flush=True)
@@ -58,11 +60,11 @@ def main() -> int:
         print("loading the index and the embedding model...", file=sys.stderr, flush=True)
         engine = ThreadPoolExecutor(max_workers=1).submit(load_engine, settings)
 
-        from rag.ui import CSS, build_app
+        from rag.ui import CSS, THEME, build_app
 
         app = build_app(engine.result, settings)
         app.queue(default_concurrency_limit=2)
-        app.launch(server_name="127.0.0.1", server_port=args.port, css=CSS, max_file_size="20mb",
+        app.launch(server_name="127.0.0.1", server_port=args.port, css=CSS, theme=THEME, max_file_size="20mb",
                    show_error=True, quiet=True, prevent_thread_lock=True, footer_links=["api"])
         engine.result()  # surface a load error here, before saying we are ready
     except RagError as e:
