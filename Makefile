@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup setup-test run test lint bench index clean-index
+.PHONY: setup setup-test run test lint bench adapt index clean-index
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,11 +22,16 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-main
 		|| echo "warning: could not install Debian's chromium; browser tests will be skipped"
 	touch $@
 
-# Brings the default index up to date after the corpus or the code changes (a no-op ingest when nothing did),
-# with the embedding model adapted to the corpus (rag/adapt.py: about 11 minutes on 2 cores, once).
+# Brings the default index up to date after the corpus or the code changes (a no-op ingest when nothing did).
+# It is built without adapting the embedding model (20-80 s): app.py adapts it in the background while it
+# serves (rag/adapt.py: 6-13 minutes on 2 cores, once) and switches to the adapted index when it is ready.
 $(VENV)/.stamp-index: $(wildcard corpus/*) $(wildcard rag/*.py) $(VENV)/.stamp-main
-	$(BIN)/rag ingest corpus/ --index index/default --adapt
+	$(BIN)/rag ingest corpus/ --index index/default
 	touch $@
+
+# The adapted index up front, without the app (what app.py otherwise does in the background).
+adapt: setup
+	$(BIN)/rag ingest corpus/ --index index/default --adapt
 
 setup: $(VENV)/.stamp-main $(VENV)/.stamp-index
 

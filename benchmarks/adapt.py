@@ -14,8 +14,8 @@ from pathlib import Path
 from common import describe_machine, score_report
 
 from rag.api import Engine, build_index
-from rag.cli.search_commands import DEFAULT_EVAL, retrieve_all
-from rag.evaluation import load_items
+from rag.cli.search_commands import retrieve_all
+from rag.evaluation import DEFAULT_EVAL, load_items
 from rag.settings import Settings
 
 

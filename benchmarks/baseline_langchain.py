@@ -19,9 +19,9 @@ from pathlib import Path
 from common import describe_machine, index_size, p50_p95, score_report
 
 from rag.api import Engine, build_index
-from rag.cli.search_commands import DEFAULT_EVAL, retrieve_all
+from rag.cli.search_commands import retrieve_all
 from rag.embed import Embedder, bundled_model_path
-from rag.evaluation import load_items
+from rag.evaluation import DEFAULT_EVAL, load_items
 from rag.settings import Settings
 
 K = 10

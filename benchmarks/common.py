@@ -15,8 +15,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.cli.search_commands import format_scores
-from rag.evaluation import cross_doc_coverage, retrieval_scores
+from rag.evaluation import cross_doc_coverage, format_scores, retrieval_scores
 
 
 def busy_processes(min_percent: float = 10.0, sample_s: float = 1.0) -> list[tuple[int, float, str]]:
@@ -103,8 +102,7 @@ def engine_and_questions(description: str, default_rounds: int):
     import argparse
 
     from rag.api import Engine
-    from rag.cli.search_commands import DEFAULT_EVAL
-    from rag.evaluation import load_items
+    from rag.evaluation import DEFAULT_EVAL, load_items
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(description=description)

@@ -18,8 +18,7 @@ import numpy as np
 from common import describe_machine
 
 from rag.api import Engine, build_index
-from rag.cli.search_commands import DEFAULT_EVAL
-from rag.evaluation import load_items, retrieval_scores
+from rag.evaluation import DEFAULT_EVAL, load_items, retrieval_scores
 from rag.retrieve import Retriever, query_terms
 from rag.settings import RetrievalSettings, Settings
 

@@ -2,30 +2,65 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from rag.embed import Embedder
+from rag.adapt import adapt_model
+from rag.embed import Embedder, base_model_path
+from rag.errors import BadInput, RagError
 from rag.ingest import IngestReport, Progress, ingest, remove_documents
+from rag.loaders import read_metadata_edits, write_metadata_edits
 from rag.reader import Reader
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Index, load_index
-from rag.types import ScoredPassage
+from rag.store import Index, current_generation, load_index
+from rag.types import DocumentInfo, ScoredPassage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One index generation with the model its vectors were made with and a retriever over both: swapped whole."""
+
+    index: Index
+    embedder: Embedder
+    retriever: Retriever
 
 
 class Engine:
-    """A loaded index with its embedding model and retriever, shared by every request."""
+    """A loaded index with its embedding model and retriever, shared by every request.
+
+    When the index's CURRENT pointer names a new generation (an ingest here or in another process,
+    or adapt()), the next search loads it and swaps it in as one object, so a request never mixes
+    the index of one generation with the model of another. (Not for an engine given its index.)"""
 
     def __init__(self, settings: Settings, index: Index | None = None, embedder: Embedder | None = None):
         self.settings = settings
-        self.index = index or load_index(settings.index_dir, settings)
+        self._follows_disk = index is None  # an index handed in (a test's, another store's) stays as given
+        index = index or load_index(settings.index_dir, settings)
         # the model the index's vectors were made with: its adapted one (rag.adapt) or the settings' one
-        self.embedder = embedder or Embedder(settings.embedding, model_dir=self.index.model_dir)
-        self.retriever = Retriever(self.index, self.embedder, settings.retrieval)
-        self._lock = threading.Lock()
+        embedder = embedder or Embedder(settings.embedding, model_dir=index.model_dir)
+        self._loaded = Loaded(index, embedder, Retriever(index, embedder, settings.retrieval))
+        self._lock = threading.RLock()
         self._reader: Reader | None = None
         self._reader_lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        return self._loaded.index
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._loaded.embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._loaded.retriever
 
     @property
     def vocabulary(self) -> set[str]:
@@ -47,8 +82,47 @@ class Engine:
             return self._reader
 
     def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
-        """Ranked passages for a question."""
+        """Ranked passages for a question (from the newest index generation)."""
+        self.refresh()
         return self.retriever.search(question, k)
+
+    def refresh(self) -> bool:
+        """Load the index again if its CURRENT pointer names another generation; True if it did. A generation
+        that cannot be loaded (half removed by a newer one) is skipped: the one in use goes on serving."""
+        try:
+            if not self._follows_disk or current_generation(Path(self.settings.index_dir)) in (None, self.index.generation):
+                return False
+            with self._lock:
+                if current_generation(Path(self.settings.index_dir)) == self.index.generation:
+                    return False  # another request loaded it meanwhile
+                self.reload()
+                return True
+        except RagError as e:
+            log.warning("keeping index %s: %s", self.index.generation.name, e)
+            return False
+
+    @property
+    def adapted(self) -> bool:
+        """True when the index's model was adapted (rag.adapt) to exactly the documents it now holds."""
+        files = {name: entry["sha256"] for name, entry in self.index.manifest["files"].items()}
+        return bool(files) and (self.index.adaptation or {}).get("files") == files
+
+    def adapt(self, progress: Progress | None = None) -> bool:
+        """Adapt the embedding model to the indexed documents (rag.adapt) while this engine goes on serving,
+        then embed every passage with it and swap the adapted index in. False if the model already was.
+        Training (minutes) runs without the lock, so uploads go on meanwhile; embedding and writing hold it."""
+        index = self.index
+        files = {name: entry["sha256"] for name, entry in index.manifest["files"].items()}
+        if not files or self.adapted:
+            return False
+        with tempfile.TemporaryDirectory(prefix="rag-adapt-") as work:
+            model = Path(work) / "model"
+            record = adapt_model(base_model_path(self.settings.embedding), index.passages, model, self.settings.adapt, progress)
+            with self._lock:
+                ingest([], self.settings, self.settings.index_dir, progress=progress, remove_missing=False,
+                       trained=(model, {**record, "files": files}))
+                self.reload()
+        return True
 
     def ingest(self, paths: list[Path], progress: Progress | None = None, remove_missing: bool = False) -> IngestReport:
         """Add or update files in this engine's index (embedded with its model), then reload it."""
@@ -67,27 +141,63 @@ class Engine:
                 self.reload()
             return report
 
+    def edit_document(self, file: str, title: str | None = None, author: str | None = None,
+                      year: int | str | None = None) -> DocumentInfo:
+        """Set a document's title, author or year as the user wants them cited. None leaves a field as it is;
+        "" drops the user's edit of it (back to what the catalog or the file says). Saved in
+        <index>/metadata.json, so re-ingesting keeps it; the index is rewritten (no re-embedding) and reloaded."""
+        with self._lock:
+            if file not in self.index.manifest["files"]:
+                raise BadInput(f"{file} is not in the library; add it first")
+            edits = read_metadata_edits(self.settings.index_dir)
+            mine = edits.setdefault(file, {})
+            for name, value in (("title", title), ("author", author), ("year", _year(year))):
+                if value is None:
+                    continue
+                if value == "":
+                    mine.pop(name, None)
+                else:
+                    mine[name] = value.strip() if isinstance(value, str) else value
+            if not mine:
+                del edits[file]
+            write_metadata_edits(self.settings.index_dir, edits)
+            report = ingest([], self.settings, self.settings.index_dir, self.embedder, remove_missing=False)
+            if report.changed:
+                self.reload()
+            return next(p.doc for p in self.index.passages if p.doc.file == file)
+
     def reload(self) -> None:
         """Load the index again from disk (after another process or call changed it)."""
         index = load_index(self.settings.index_dir, self.settings)
+        embedder = self.embedder
         if index.adaptation != self.index.adaptation:  # the model changed (`rag ingest --adapt` elsewhere)
-            self.embedder = Embedder(self.settings.embedding, model_dir=index.model_dir)
-        self.index = index
-        self.retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
+            embedder = Embedder(self.settings.embedding, model_dir=index.model_dir)
+        self._loaded = Loaded(index, embedder, Retriever(index, embedder, self.settings.retrieval))
+
+
+def _year(value: float | str | None) -> int | str | None:
+    """A year as a user typed it: None (leave as is), "" (drop the edit) or a year from 1000 to 2999; else BadInput."""
+    if value is None:
+        return None
+    text = str(int(value)) if isinstance(value, (int, float)) and float(value).is_integer() else str(value).strip()
+    if not text:
+        return ""
+    if not re.fullmatch(r"[12]\d{3}", text):
+        raise BadInput(f"the year must be a number such as 1957, not {text[:40]!r}")
+    return int(text)
 
 
 def build_index(settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None,
-                rebuild: bool = False, embedder: Embedder | None = None, adapt: bool = True) -> IngestReport:
-    """Build or update the index at settings.index_dir from `paths` (default: the bundled corpus), by
-    default with the embedding model adapted to the documents, as `make setup` builds it."""
+                rebuild: bool = False, embedder: Embedder | None = None, adapt: bool | None = None) -> IngestReport:
+    """Build or update the index at settings.index_dir from `paths` (default: the bundled corpus), with the
+    embedding model adapted to the documents if `adapt` (default: settings.adapt.enabled)."""
     return ingest(paths or [settings.corpus_dir], settings, settings.index_dir, embedder, rebuild=rebuild,
-                  progress=progress, adapt=adapt)
+                  progress=progress, adapt=settings.adapt.enabled if adapt is None else adapt)
 
 
 def ensure_index(settings: Settings, progress: Progress | None = None) -> IngestReport | None:
-    """Build the default index from the bundled corpus if none exists; None if one was there."""
-    from rag.store import current_generation
-
+    """Build the default index from the bundled corpus if none exists, without adapting the model (that takes
+    minutes: Engine.adapt does it while the index serves); None if one was there."""
     if current_generation(Path(settings.index_dir)) is not None:
         return None
-    return build_index(settings, progress=progress)
+    return build_index(settings, progress=progress, adapt=False)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from rag.api import Engine
+from rag.errors import BadInput
 from rag.extractive import ExtractiveGenerator, content_words
 from rag.generation import Draft, Generator
 from rag.quotes import verify_quote
@@ -23,7 +24,13 @@ from rag.types import Answer, Quote, ScoredPassage
 History = list[tuple[str, str]]
 ABSTAIN_TEXT = "The documents don't answer this question."
 REMOVED_TEXT = "*[a quotation was removed: it could not be verified in the cited source]*"
-_FOLLOW_UP = re.compile(r"^\s*(and|but|so|also|what about|how about|what of)\b|\b(it|its|they|them|their|this|that|these|those|he|she|him|his|her)\b", re.IGNORECASE)
+CONTEXT_TURNS = 3  # most earlier questions a follow-up is read with
+# What may point outside the question (English grammar, not a topic list): a sentence opening that
+# continues the conversation, or a pronoun, demonstrative or pro-form standing for something named earlier.
+_POINTS_BACK = re.compile(r"^\s*(and|but|so|also|or|then|what about|how about|what of|what else)\b"
+                          r"|\b(it|its|they|them|their|theirs|this|that|these|those|he|she|him|his|her|hers|there|then)\b",
+                          re.IGNORECASE)
+_QUOTED = re.compile(r"\u201c(.*?)\u201d \[\d+\]", re.DOTALL)  # a quotation in an answer's text, as verify_draft writes it
 
 
 def make_generator(engine: Engine, settings: Settings) -> Generator:
@@ -36,9 +43,66 @@ def make_generator(engine: Engine, settings: Settings) -> Generator:
     return make_llm_generator(settings)
 
 
-def standalone_question(question: str, history: History | None, chat_model=None) -> str:
-    """The question rewritten to stand alone: by the LLM if there is one, else by joining a
-    follow-up ("and what did they think of it?") to the previous question."""
+def as_history(turns) -> History:
+    """A conversation as callers give it: [question, answer] pairs, or objects with "question" and "answer" (the
+    JSON that /ask and `rag ask --json` return), oldest first. BadInput, saying which turn, for anything else."""
+    if turns is None:
+        return []
+    if not isinstance(turns, (list, tuple)):
+        raise BadInput("the history must be a list of [question, answer] pairs")
+    history = []
+    for n, turn in enumerate(turns, start=1):
+        if isinstance(turn, dict):
+            turn = (turn.get("question"), turn.get("answer", ""))
+        if not (isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
+            raise BadInput(f"turn {n} of the history is not a [question, answer] pair of texts")
+        history.append((turn[0], turn[1]))
+    return history
+
+
+def may_need_context(question: str) -> bool:
+    """True when a question might lean on the conversation: it opens as a continuation ("and why...?",
+    "what about...?"), holds a pronoun or demonstrative, or names nothing ("Why?"). False means it
+    stands alone for certain and is searched as it is."""
+    return bool(_POINTS_BACK.search(question)) or not content_words(question)
+
+
+def conversation_context(history: History) -> str:
+    """The earlier questions a follow-up continues: the last one, and before it those it itself leaned on."""
+    asked: list[str] = []
+    for question, _ in reversed(history[-CONTEXT_TURNS:]):
+        asked.insert(0, " ".join(str(question).split()))
+        if not may_need_context(question):
+            break
+    return " ".join(asked)
+
+
+def resolve_question(engine: Engine, question: str, history: History | None, k: int,
+                     scorer: ExtractiveGenerator | None = None, shown: int = 6) -> tuple[str, list[ScoredPassage]]:
+    """The question as it is searched, and the k passages found for it.
+
+    A question that may lean on the conversation (may_need_context) is searched twice: as it is, and
+    after the earlier questions it may continue. The reading whose passages answer it better wins:
+    the extractive evidence score (the one that decides abstention) of the best sentence among the
+    first `shown` passages, each reading scored as it was searched. An independent question is
+    answered best as itself (the earlier topic only dilutes it); a follow-up ("and why did they
+    oppose it?") finds little on its own and much once its subject is back.
+    """
+    question = clean_question(question, 10_000)
+    alone = engine.search(question, k)
+    if not history or not may_need_context(question):
+        return question, alone
+    joined = f"{conversation_context(history)} {question}"
+    together = engine.search(joined, k)
+    scorer = scorer or ExtractiveGenerator(engine.embedder, engine.settings.answer)
+    if scorer.select(joined, together[:shown])[1] > scorer.select(question, alone[:shown])[1]:
+        return joined, together
+    return question, alone
+
+
+def standalone_question(question: str, history: History | None, chat_model=None, engine: Engine | None = None) -> str:
+    """The question rewritten to stand alone: by the LLM if there is one, else as resolve_question reads it
+    against the engine's documents (without an engine: the question as it is)."""
     question = clean_question(question, 10_000)
     if not history:
         return question
@@ -46,26 +110,70 @@ def standalone_question(question: str, history: History | None, chat_model=None)
         from rag.llm import condense_question
 
         return condense_question(chat_model, history, question)
-    if _FOLLOW_UP.search(question) or len(content_words(question)) <= 2:
-        return f"{history[-1][0]} {question}"
-    return question
+    if engine is None:
+        return question
+    return resolve_question(engine, question, history, engine.settings.retrieval.k)[0]
 
 
-def retrieval_chain(engine: Engine, settings: Settings, chat_model=None):
-    """The first steps as a runnable: {"question", "history"} -> the same plus "standalone" and "passages"."""
+def retrieval_chain(engine: Engine, settings: Settings, generator: Generator | None = None):
+    """The first steps as a runnable: {"question", "history"} -> the same plus "standalone" and "passages".
+    With an LLM the LLM condenses a follow-up; without one, resolve_question reads it against the documents."""
     wanted = max(settings.answer.passages_in_prompt, settings.retrieval.k)
-    return (
-        RunnablePassthrough.assign(standalone=RunnableLambda(lambda x: standalone_question(x["question"], x.get("history"), chat_model)))
-        | RunnablePassthrough.assign(passages=RunnableLambda(lambda x: engine.search(x["standalone"], wanted)))
-    )
+    chat_model = getattr(generator, "chat_model", None)
+    scorer = generator if isinstance(generator, ExtractiveGenerator) else None
+
+    n = settings.answer.passages_in_prompt
+
+    def find(x: dict) -> dict:
+        if chat_model is not None:
+            standalone = standalone_question(x["question"], x.get("history"), chat_model)
+            passages = engine.search(standalone, wanted)
+            return {**x, "standalone": standalone, "passages": passages, "fresh": None}
+        history = x.get("history") or []
+        standalone, passages = resolve_question(engine, x["question"], history, wanted, scorer, n)
+        follows = standalone != clean_question(x["question"], 10_000)
+        return {**x, "standalone": standalone, "passages": passages,
+                "fresh": without_quoted(passages[:n], history) if follows else None}
+
+    return RunnableLambda(find)
 
 
-def build_chain(engine: Engine, generator: Generator, settings: Settings, chat_model=None):
+def without_quoted(passages: list[ScoredPassage], history: History) -> list[ScoredPassage]:
+    """The passages with the sentences the conversation has already quoted blanked out, for drafting a
+    follow-up: it should bring what the earlier answers have not shown (verification still reads the documents)."""
+    quoted = [q for _, said in history[-CONTEXT_TURNS:] for q in _QUOTED.findall(str(said))]
+    if not quoted:
+        return passages
+    blanked = []
+    for sp in passages:
+        text = sp.passage.text
+        for q in quoted:
+            text = text.replace(q, "\n\n")  # a paragraph break: no quotation is drafted across the gap
+        blanked.append(sp if text == sp.passage.text else sp.model_copy(update={"passage": sp.passage.model_copy(update={"text": text})}))
+    return blanked
+
+
+def drafts(generator: Generator, found: dict, shown: int) -> Iterator[str | Draft]:
+    """The generator's tokens and Draft for what retrieval found. A follow-up is drafted first from the passages
+    without the conversation's earlier quotations ("fresh"), and again from all of them if that finds nothing."""
+    draft = None
+    for passages in ([found["fresh"]] if found.get("fresh") else []) + [found["passages"][:shown]]:
+        for piece in generator.stream(found["standalone"], passages):
+            if isinstance(piece, Draft):
+                draft = piece
+            else:
+                yield piece
+        if draft is not None and not draft.abstained:
+            break
+    yield draft or Draft(text="", abstained=True)
+
+
+def build_chain(engine: Engine, generator: Generator, settings: Settings):
     """The chain as a runnable: input {"question", "history"} -> Answer."""
     n = settings.answer.passages_in_prompt
     return (
-        retrieval_chain(engine, settings, chat_model)
-        | RunnablePassthrough.assign(draft=RunnableLambda(lambda x: generator.draft(x["standalone"], x["passages"][:n])))
+        retrieval_chain(engine, settings, generator)
+        | RunnablePassthrough.assign(draft=RunnableLambda(lambda x: _final_draft(generator, x, n)))
         | RunnableLambda(lambda x: finish(engine, x["question"], x["standalone"], x["passages"], n, x["draft"], generator.name))
     )
 
@@ -75,7 +183,7 @@ def answer(engine: Engine, question: str, history: History | None = None, genera
     """Answer a question (with optional chat history) using verified quotations only."""
     settings = settings or engine.settings
     generator = generator or make_generator(engine, settings)
-    chain = build_chain(engine, generator, settings, getattr(generator, "chat_model", None))
+    chain = build_chain(engine, generator, settings)
     return chain.invoke({"question": question, "history": history or []})
 
 
@@ -85,16 +193,19 @@ def stream_answer(engine: Engine, question: str, history: History | None = None,
     settings = settings or engine.settings
     generator = generator or make_generator(engine, settings)
     n = settings.answer.passages_in_prompt
-    found = retrieval_chain(engine, settings, getattr(generator, "chat_model", None)).invoke(
+    found = retrieval_chain(engine, settings, generator).invoke(
         {"question": question, "history": history or []})
-    standalone, passages = found["standalone"], found["passages"]
-    draft = None
-    for piece in generator.stream(standalone, passages[:n]):
+    for piece in drafts(generator, found, n):
         if isinstance(piece, Draft):
-            draft = piece
+            yield finish(engine, question, found["standalone"], found["passages"], n, piece, generator.name)
         else:
             yield piece
-    yield finish(engine, question, standalone, passages, n, draft or Draft(text="", abstained=True), generator.name)
+
+
+def _final_draft(generator: Generator, found: dict, shown: int) -> Draft:
+    if not found.get("fresh"):
+        return generator.draft(found["standalone"], found["passages"][:shown])
+    return next(piece for piece in drafts(generator, found, shown) if isinstance(piece, Draft))
 
 
 def finish(engine: Engine, question: str, standalone: str, passages: list[ScoredPassage], shown: int,

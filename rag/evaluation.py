@@ -8,7 +8,10 @@ from pathlib import Path
 
 from rag.errors import BadInput
 from rag.quotes import locate
+from rag.settings import PROJECT_ROOT
 from rag.text import normalize
+
+DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"  # the dev set beside the project (shared/eval)
 
 
 def load_items(path: Path, kind: str | None = None) -> list[dict]:
@@ -112,3 +115,13 @@ def claim_scores(items: list[dict], verdicts_by_id: dict[str, dict]) -> dict:
         per["all"].append(right)
         per[item["label"]].append(right)
     return {label: {"accuracy": sum(v) / len(v), "n": len(v)} for label, v in per.items()}
+
+
+def format_scores(scores: dict) -> str:
+    """A table of scores by group (all first)."""
+    columns = [c for c in next(iter(scores.values())) if c != "n"]
+    lines = [f"{'group':<14}{'n':>4}" + "".join(f"{c:>12}" for c in columns)]
+    for name in sorted(scores, key=lambda n: (n != "all", n)):
+        row = scores[name]
+        lines.append(f"{name:<14}{row['n']:>4}" + "".join(f"{row[c]:>12.3f}" for c in columns))
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ from rag.adapt import adapt_model
 from rag.chunking import chunk_document, parse_document
 from rag.embed import Embedder, base_model_path
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
-from rag.loaders import SUPPORTED, document_info, load_file, read_catalog
+from rag.loaders import EDITABLE_FIELDS, SUPPORTED, document_info, load_file, read_catalog, read_metadata_edits, with_edits
 from rag.settings import Settings
 from rag.store import Index, embedding_text, load_index, passage_context, previous_model, write_index
 from rag.types import Passage, Sentence
@@ -82,7 +82,7 @@ def shown(path: Path | str) -> str:
 
 def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
            rebuild: bool = False, progress: Progress | None = None, remove_missing: bool = True,
-           adapt: bool = False) -> IngestReport:
+           adapt: bool = False, trained: tuple[Path, dict] | None = None) -> IngestReport:
     """Bring the index in line with the files under `paths`.
 
     Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
@@ -91,7 +91,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
 
     The index keeps embedding with the model it was built with. With `adapt`, a model adapted to
     the documents (rag.adapt) is trained unless the index already has one trained on exactly these
-    files, and every passage is embedded again with it.
+    files, and every passage is embedded again with it. `trained` is such a model made beforehand
+    (folder, adapt_model's record with "files"): every passage is embedded with it, with no training here.
     """
     began = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
@@ -106,6 +107,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     texts: dict[str, str] = {}
     seen_hashes: dict[str, str] = {}
     catalogs: dict[Path, dict] = {}
+    edits = read_metadata_edits(index_dir)
     model_dir, adaptation = (old.model_dir, old.adaptation) if old else (None, None)
     if old is None and not rebuild:  # an index of another format or chunker: its adapted model still serves
         model_dir, adaptation = previous_model(index_dir)
@@ -144,14 +146,16 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         previous = old_files.get(name)
         if old and previous and previous["sha256"] == loaded.sha256:
             _keep_old(old, name, kept_passages, kept_rows, kept_sentences)
-            kept_files[name] = {**entry, "doc_id": previous["doc_id"], "passages": len(kept_passages[name])}
+            kept_files[name] = {**entry, "doc_id": previous["doc_id"], "passages": len(kept_passages[name]),
+                                "found": previous.get("found")}
             report.unchanged.append(name)
             report.timings["clean"] += time.perf_counter() - t0
             continue
         folder = path.parent.resolve()
         if folder not in catalogs:
             catalogs[folder] = read_catalog(folder)
-        info = document_info(loaded, catalogs[folder])
+        found = document_info(loaded, catalogs[folder])
+        info = with_edits(found, edits.get(name))
         parsed = parse_document(loaded, info)
         passages, sentences = chunk_document(parsed, get_embedder().count_tokens, settings.chunking)
         if not passages:
@@ -160,7 +164,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             continue
         kept_passages[name] = passages
         kept_sentences[name] = (sentences, None)
-        kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages)}
+        kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages),
+                            "found": found.model_dump(include=set(EDITABLE_FIELDS))}
         report.indexed.append(name)
         report.timings["clean"] += time.perf_counter() - t0
 
@@ -178,7 +183,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             _keep_old(old, name, kept_passages, kept_rows, kept_sentences)
             texts[name] = old.document_text(name)
 
-    report.changed = bool(report.indexed or report.removed or rebuild or old is None)
+    edited = apply_edits(edits, kept_files, kept_passages, skip=set(report.indexed))
+    report.changed = bool(report.indexed or report.removed or rebuild or old is None or edited)
     order = sorted(kept_files)
     to_embed = list(report.indexed)
     trained_dir = None
@@ -193,6 +199,10 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         kept_sentences = {name: (sentences, None) for name, (sentences, _) in kept_sentences.items()}
         report.timings["adapt"] = time.perf_counter() - t0
         report.changed = True
+    elif trained is not None and order:
+        (model_dir, adaptation), embedder_box[0], to_embed, kept_rows = trained, None, order, {}
+        kept_sentences = {name: (sentences, None) for name, (sentences, _) in kept_sentences.items()}
+        report.changed = True
     try:
         if report.changed:
             _embed_and_write(index_dir, settings, report, get_embedder, progress, order, to_embed, kept_files,
@@ -206,6 +216,21 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     if progress:
         progress("done", len(files), len(files))
     return report
+
+
+def apply_edits(edits: dict[str, dict], files: dict[str, dict], passages: dict[str, list[Passage]], skip: set[str]) -> bool:
+    """Give the passages of each document (but those in `skip`) the facts its file and catalog gave (the manifest's
+    "found") with the user's metadata edits on top; True if any document's facts changed."""
+    changed = False
+    for name, entry in files.items():
+        if name in skip or not passages.get(name):
+            continue
+        current = passages[name][0].doc
+        wanted = with_edits(current.model_copy(update=entry.get("found") or {}), edits.get(name))
+        if wanted != current:
+            passages[name] = [p.model_copy(update={"doc": wanted}) for p in passages[name]]
+            changed = True
+    return changed
 
 
 def _keep_old(old: Index, name: str, kept_passages: dict, kept_rows: dict, kept_sentences: dict) -> None:

@@ -1,10 +1,13 @@
-"""Read .txt, .md, .html and .pdf files into text, with bibliographic facts from catalog.toml."""
+"""Read .txt, .md, .html and .pdf files into text, with bibliographic facts: the user's edits
+(<index>/metadata.json) first, then catalog.toml, then what the file says about itself."""
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -26,8 +29,9 @@ class LoadedFile:
     sha256: str
     encoding: str = "utf-8"
     page_starts: list[tuple[int, int]] = field(default_factory=list)  # (offset, page) for PDFs
-    title: str = ""
+    title: str = ""  # what the file says about itself (HTML <title>/<meta>, PDF metadata, front matter, first line)
     author: str = ""
+    year: int | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -50,10 +54,10 @@ def load_file(path: Path) -> LoadedFile:
         return _load_pdf(path, data, digest)
     text, encoding = decode_text(data)
     if suffix in {".html", ".htm"}:
-        title, text = html_to_text(text)
-        loaded = LoadedFile(path, text, digest, encoding, title=title)
+        facts, text = html_to_text(text)
     else:
-        loaded = LoadedFile(path, text, digest, encoding)
+        facts = text_facts(text, markdown=suffix in {".md", ".markdown"})
+    loaded = LoadedFile(path, text, digest, encoding, **facts)
     if not loaded.text.strip():
         raise BadInput("file has no text")
     if encoding != "utf-8":
@@ -104,18 +108,34 @@ def _unify_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def html_to_text(html: str) -> tuple[str, str]:
-    """Visible text of an HTML page (scripts and styles dropped) and its <title>."""
+def html_to_text(html: str) -> tuple[dict, str]:
+    """What an HTML page says about itself (title, author, year: see html_facts) and its visible text
+    (scripts and styles dropped)."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    facts = html_facts(soup)
     for tag in soup(["script", "style", "noscript", "template", "head"]):
         tag.decompose()
     for tag in soup.find_all(["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "br", "tr", "section", "article"]):
         tag.insert_before("\n\n")
     text = soup.get_text()
-    return title, re.sub(r"\n{3,}", "\n\n", text).strip()
+    return facts, re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def html_facts(soup) -> dict:
+    """Title, author and year from a page's Highwire (citation_*), Dublin Core or plain <meta> tags, else its <title>."""
+    def meta(*names: str) -> list[str]:
+        for name in names:
+            found = [t.get("content", "").strip() for t in soup.find_all("meta", attrs={"name": re.compile(f"^{name}$", re.IGNORECASE)})]
+            if any(found):
+                return [f for f in found if f]
+        return []
+
+    title = (meta("citation_title", "dc.title", "og:title") or [soup.title.get_text(" ", strip=True) if soup.title else ""])[0]
+    authors = meta("citation_author", "dc.creator", "author")
+    dates = meta("citation_publication_date", "citation_date", "citation_year", "dc.date", "article:published_time")
+    return {"title": title, "author": " and ".join(authors), "year": year_in(dates[0]) if dates else None}
 
 
 def _load_pdf(path: Path, data: bytes, digest: str) -> LoadedFile:
@@ -144,8 +164,65 @@ def _load_pdf(path: Path, data: bytes, digest: str) -> LoadedFile:
     text = "".join(parts)
     if not text.strip():
         raise BadInput("PDF has no text layer (scanned images?); run OCR on it first")
-    return LoadedFile(path, text, digest, "pdf", page_starts=page_starts,
-                      title=str(meta.get("/Title") or ""), author=str(meta.get("/Author") or ""))
+    return LoadedFile(path, text, digest, "pdf", page_starts=page_starts, title=str(meta.get("/Title") or "").strip(),
+                      author=str(meta.get("/Author") or "").strip(), year=year_in(str(meta.get("/CreationDate") or "")))
+
+
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z ()]{1,30}?)\s*(?::|\t)\s*(\S.*)$")
+_TITLE_KEYS, _AUTHOR_KEYS = {"title"}, {"author", "authors", "author(s)", "creator", "by"}
+_YEAR_KEYS = {"year", "date", "issue date", "published", "publication date"}
+
+
+def text_facts(text: str, markdown: bool = False) -> dict:
+    """Title, author and year a text states at its top: a front-matter block (YAML between --- lines, or
+    "Title: ..." / "Title<tab>..." lines), else its first Markdown heading, else a first line short enough
+    to be a title."""
+    fields = _header_fields(text)
+    title = fields.get("title", "")
+    if not title and markdown:
+        title = _first_heading(text)
+    if not title and not fields:
+        title = _title_line(text)
+    return {"title": title, "author": fields.get("author", ""), "year": year_in(fields.get("year", ""))}
+
+
+def _header_fields(text: str) -> dict[str, str]:
+    """The title, author and year fields of a key-value block at the top of a text (blank lines before it allowed)."""
+    lines = text.lstrip().split("\n", 40)[:40]
+    if lines and lines[0].strip() == "---":  # YAML front matter
+        lines = lines[1:]
+    fields: dict[str, str] = {}
+    for line in lines:
+        m = _FIELD.match(line.strip())
+        if not m:
+            break
+        key, value = m.group(1).strip().lower(), m.group(2).strip().strip("\"'")
+        for name, keys in (("title", _TITLE_KEYS), ("author", _AUTHOR_KEYS), ("year", _YEAR_KEYS)):
+            if key in keys and value and name not in fields:
+                fields[name] = value
+    if fields.get("author", "").startswith("["):  # YAML list: [A, B]
+        fields["author"] = " and ".join(a.strip(" \"'") for a in fields["author"].strip("[]").split(","))
+    return fields
+
+
+def _title_line(text: str) -> str:
+    """The first line, if it reads as a title: short, standing alone (a blank line after it), not a sentence,
+    not a running head (a page number at either end)."""
+    lines = text.strip().split("\n", 2)
+    first = re.sub(r"^[^\w\"'\u201c]+", "", lines[0].replace("*", "")).strip()
+    if len(lines) > 1 and lines[1].strip():
+        return ""  # the line runs on into a paragraph
+    if not first or len(first) > 150 or len(first.split()) > 20 or not re.search(r"[A-Za-z]{3}", first):
+        return ""
+    if re.match(r"^\d+\s", first) or re.search(r"\s\d+$", first) or first[-1] in "-,;:." or first[0].islower():
+        return ""
+    return first
+
+
+def year_in(value: str) -> int | None:
+    """The first plausible year (1000-2999) in a date such as "1996", "2001-05-03" or "D:20200101120000"."""
+    m = re.search(r"(?<!\d)([12]\d{3})", value or "")
+    return int(m.group(1)) if m else None
 
 
 def read_catalog(folder: Path) -> dict[str, dict]:
@@ -160,14 +237,44 @@ def read_catalog(folder: Path) -> dict[str, dict]:
 def document_info(loaded: LoadedFile, catalog: dict[str, dict]) -> DocumentInfo:
     """Bibliographic facts: the catalog entry if there is one, else what the file itself says."""
     entry = catalog.get(loaded.path.name, {})
-    title = entry.get("title") or loaded.title or _first_heading(loaded.text) or loaded.path.stem
+    title = entry.get("title") or loaded.title or loaded.path.stem
     slug = entry.get("slug") or re.sub(r"[^a-z0-9]+", "-", loaded.path.stem.lower()).strip("-") or "doc"
-    year = entry.get("year")
+    year = year_in(str(entry["year"])) if entry.get("year") else loaded.year
     return DocumentInfo(doc_id=slug, file=loaded.path.name, title=title.strip(),
-                        author=entry.get("author") or loaded.author, year=int(year) if year else None,
+                        author=entry.get("author") or loaded.author, year=year,
                         container=entry.get("container", ""), kind=entry.get("kind", ""))
 
 
+METADATA_FILE = "metadata.json"
+EDITABLE_FIELDS = ("title", "author", "year")
+
+
+def read_metadata_edits(index_dir: Path) -> dict[str, dict]:
+    """The user's edits of title, author and year, keyed by file name: <index_dir>/metadata.json ({} if none).
+    They live beside the index generations, so every re-ingest applies them again."""
+    path = Path(index_dir) / METADATA_FILE
+    try:
+        edits = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise BadInput(f"the metadata edits in {path} are unreadable ({e}); fix or delete that file") from e
+    if not isinstance(edits, dict) or not all(isinstance(v, dict) for v in edits.values()):
+        raise BadInput(f"the metadata edits in {path} are not an object of objects keyed by file name; fix or delete that file")
+    return {name: {k: v for k, v in fields.items() if k in EDITABLE_FIELDS} for name, fields in edits.items()}
+
+
+def write_metadata_edits(index_dir: Path, edits: dict[str, dict]) -> None:
+    """Save the metadata edits (written aside, then renamed over the old file, so a crash never leaves half a file)."""
+    path = Path(index_dir) / METADATA_FILE
+    tmp = path.with_name(f".{METADATA_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(edits, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def with_edits(info: DocumentInfo, edits: dict | None) -> DocumentInfo:
+    """A document's facts with the user's edits on top."""
+    return info.model_copy(update={k: v for k, v in (edits or {}).items() if k in EDITABLE_FIELDS}) if edits else info
+
+
 def _first_heading(text: str) -> str:
-    m = re.search(r"^#{1,3}\s+(.{3,150})$", text[:20000], re.MULTILINE)
+    m = re.search(r"^#\s+(.{3,150})$", text[:20000], re.MULTILINE) or re.search(r"^#{1,3}\s+(.{3,150})$", text[:20000], re.MULTILINE)
     return m.group(1).replace("*", "").strip() if m else ""

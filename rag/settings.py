@@ -41,6 +41,8 @@ class EmbeddingSettings(_Group):
 class AdaptSettings(_Group):
     """Self-supervised adaptation of the embedding model to the indexed documents (`rag ingest --adapt`)."""
 
+    enabled: bool = Field(default=True, description="Adapt the model for the default index: app.py serves the index "
+                          "unadapted first and adapts in the background, switching when done; `make adapt` does it up front")
     epochs: int = Field(default=1, description="Passes over the passages (one query sentence per passage per pass)")
     batch_size: int = Field(default=32, description="Pairs per step; the other passages of a batch are the negatives")
     learning_rate: float = Field(default=2e-5, description="AdamW learning rate")

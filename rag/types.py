@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-
 from pydantic import BaseModel, Field
 
 PageStatus = Literal["marked", "estimated", "unknown"]

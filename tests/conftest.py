@@ -87,7 +87,8 @@ def ui_app(tmp_path_factory, corpus_settings) -> RunningApp:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = work / "app.log"
-    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "GRADIO_SERVER_PORT": str(port)}
+    # no adapting in the background while the tests run (it would take the CPU and swap the index under them)
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "GRADIO_SERVER_PORT": str(port), "RAG_ADAPT__ENABLED": "false"}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py")], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -239,3 +239,35 @@ def test_cli_ingest_prints_a_summary(docs, tmp_path, capsys):
     assert "files: 4 in index (0 indexed, 4 unchanged, 0 removed, 1 skipped)" in out
     assert "nothing changed; the index was left as it was" in out
     assert f"skipped: {tmp_path / 'missing'}: no such file or folder" in out
+
+
+def test_metadata_edits_are_applied_at_once_and_survive_re_ingest(docs, tmp_path, embedder):
+    from rag.api import Engine
+    from rag.errors import BadInput
+
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir)
+    ingest([docs], settings, index_dir, embedder)
+    engine = Engine(settings, embedder=embedder)
+    rows = rows_by_id(engine.index)
+
+    info = engine.edit_document("bread.html", title="Bread Queues in Leningrad, 1929", author="Dee Historian", year="1994")
+    assert (info.title, info.author, info.year) == ("Bread Queues in Leningrad, 1929", "Dee Historian", 1994)
+    assert all(p.doc == info for p in engine.index.passages_of("bread.html"))
+    assert engine.search("bread queues rationing", k=1)[0].passage.citation.startswith("Dee Historian (1994)")
+    assert rows_by_id(engine.index) == rows  # the vectors are kept, not made again
+
+    with open(docs / "bread.html", "a", encoding="utf-8") as f:  # changed content: re-chunked on ingest
+        f.write("<p>Ration cards for meat followed in 1930.</p>")
+    ingest([docs], settings, index_dir, embedder)
+    ingest([docs], settings, index_dir, embedder, rebuild=True)
+    kept = load_index(index_dir, settings).passages_of("bread.html")
+    assert any("meat" in p.text for p in kept) and all(p.doc == info for p in kept)
+
+    engine.reload()
+    back = engine.edit_document("bread.html", title="", year="")  # dropping an edit brings back what the file says
+    assert (back.title, back.author, back.year) == ("Bread Queues in Leningrad", "Dee Historian", None)
+    with pytest.raises(BadInput, match="year must be a number"):
+        engine.edit_document("bread.html", year="nineteen")
+    with pytest.raises(BadInput, match="not in the library"):
+        engine.edit_document("missing.txt", title="X")

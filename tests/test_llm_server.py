@@ -132,3 +132,11 @@ def test_llamacpp_in_process_generator_streams(gguf, small_engine, small_index_d
     tokens, draft = pieces[:-1], pieces[-1]
     assert 1 <= len(tokens) <= 16 and all(isinstance(t, str) for t in tokens)
     assert draft == parse_llm_answer("".join(tokens), 2)
+
+
+def test_settings_tab_connection_test_lists_the_server_models(server_url):
+    from rag.ui.settings_tab import check_openai
+
+    report = check_openai(server_url, "no-such-model", "")
+    assert report.startswith("**Connected**") and "1 model(s)" in report
+    assert "Model (Settings \u203a OpenAI-compatible server)**: `no-such-model` is not among them" in report

@@ -100,3 +100,52 @@ def test_unusable_files_give_a_reason(tmp_path, name, data, reason):
     path.write_bytes(data)
     with pytest.raises(BadInput, match=reason):
         load_file(path)
+
+
+def test_html_facts_come_from_citation_and_author_meta_tags(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text('<html><head><title>Site | Page</title><meta name="citation_title" content="Grain and the State">'
+                    '<meta name="citation_author" content="Ann Field"><meta name="citation_author" content="Bo Reaper">'
+                    '<meta name="citation_publication_date" content="1999/04/01"></head><body><p>Text.</p></body></html>')
+    loaded = load_file(page)
+    assert (loaded.title, loaded.author, loaded.year) == ("Grain and the State", "Ann Field and Bo Reaper", 1999)
+    plain = tmp_path / "plain.html"
+    plain.write_text('<html><head><title>Bread Queues</title><meta name="author" content="Cy Baker"></head><body>x</body></html>')
+    info = document_info(load_file(plain), {})
+    assert (info.title, info.author, info.year) == ("Bread Queues", "Cy Baker", None)
+
+
+def test_pdf_facts_include_the_year_of_its_creation_date(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(DOCS / "turksib.pdf"))
+    writer.add_metadata({"/CreationDate": "D:19920315120000"})
+    path = tmp_path / "dated.pdf"
+    writer.write(path)
+    loaded = load_file(path)
+    assert (loaded.title, loaded.author, loaded.year) == ("The Turksib Railway", "Tess Pdfwriter", 1992)
+
+
+@pytest.mark.parametrize(("name", "text", "facts"), [
+    ("front.md", '---\ntitle: "On Grain"\nauthor: [Ann Field, Bo Reaper]\ndate: 2001-05-03\n---\n\n# Chapter\n\nText.',
+     ("On Grain", "Ann Field and Bo Reaper", 2001)),
+    ("heading.md", "Some words first.\n\n## Part one\n\n# The Real Title\n\nText.", ("The Real Title", "", None)),
+    ("header.txt", "\n\nTitle\tThe Sovnarkhoz Reform\nAuthor(s)\tHa, Yong Chool\nIssue Date\t1996\n\nText.",
+     ("The Sovnarkhoz Reform", "Ha, Yong Chool", 1996)),
+    ("titled.txt", "Grain and the Peasants\n\nIn 1928 the procurements fell.", ("Grain and the Peasants", "", None)),
+    ("runon.txt", "This second volume of the\nhistory makes clear that", ("runon", "", None)),
+    ("sentence.txt", "The peasants resisted the requisitions.\n\nMore.", ("sentence", "", None)),
+    ("head.txt", "Class Struggles in the USSR 95\n\nThe text.", ("head", "", None)),
+])
+def test_text_facts_come_from_front_matter_heading_or_first_line(tmp_path, name, text, facts):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    info = document_info(load_file(path), {})
+    assert (info.title, info.author, info.year) == facts
+
+
+def test_catalog_wins_over_what_the_file_says(tmp_path):
+    path = tmp_path / "front.md"
+    path.write_text("---\ntitle: File Title\nauthor: File Author\nyear: 2001\n---\n\nText.", encoding="utf-8")
+    info = document_info(load_file(path), {"front.md": {"title": "Catalog Title", "year": 1990}})
+    assert (info.title, info.author, info.year) == ("Catalog Title", "File Author", 1990)

@@ -13,7 +13,7 @@ from rag.settings import Settings
 
 # Modules that each define `register(subparsers)`; commands set `func(args, settings) -> int`.
 COMMAND_MODULES = ["rag.cli.index_commands", "rag.cli.search_commands", "rag.cli.answer_commands",
-                   "rag.cli.verify_commands"]
+                   "rag.cli.verify_commands", "rag.cli.eval_commands"]
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -42,6 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rag` console script."""
+    try:
+        try:
+            return run(argv)
+        finally:
+            sys.stdout.flush()  # here, so that a closed pipe is met inside this try (after --help too)
+    except BrokenPipeError:  # the reader went away (`rag ... | head -1`): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail again
+        return 141
+
+
+def run(argv: list[str] | None) -> int:
+    """Parse the command line and run the command; a RagError becomes one line on stderr and exit code 1."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, settings_from(args))

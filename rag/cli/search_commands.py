@@ -1,4 +1,4 @@
-"""`rag search`, `rag retrieve --eval` and `rag eval retrieval`."""
+"""`rag search` and `rag retrieve --eval`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from pathlib import Path
 
 from rag.api import Engine
 from rag.cli import add_index_option
-from rag.evaluation import cross_doc_coverage, load_items, retrieval_scores
-from rag.settings import PROJECT_ROOT
-
-DEFAULT_EVAL = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
+from rag.evaluation import load_items
 
 
 def register(sub) -> None:
@@ -29,14 +26,6 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True)
     add_index_option(p)
     p.set_defaults(func=run_retrieve)
-
-    p = sub.add_parser("eval", help="score retrieval, answers or claims on an eval file")
-    p.add_argument("what", choices=["retrieval", "answers", "claims"])
-    p.add_argument("--eval", type=Path, default=DEFAULT_EVAL, dest="eval_file")
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--generator", help="answer generator (answers and claims)")
-    add_index_option(p)
-    p.set_defaults(func=run_eval)
 
 
 def run_search(args: argparse.Namespace, settings) -> int:
@@ -67,31 +56,3 @@ def run_retrieve(args: argparse.Namespace, settings) -> int:
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     print(f"wrote {len(rows)} items to {args.out}")
     return 0
-
-
-def run_eval(args: argparse.Namespace, settings) -> int:
-    if args.what == "retrieval":
-        items = load_items(args.eval_file, "question")
-        rows = retrieve_all(Engine(settings), items, max(args.k, 10))
-        ranked = {r["id"]: r["ranked"] for r in rows}
-        print(format_scores(retrieval_scores(items, ranked)))
-        done, total = cross_doc_coverage(items, ranked)
-        print(f"cross-doc questions with evidence from every gold document in the top 10: {done}/{total}")
-        return 0
-    if args.what == "answers":
-        from rag.cli.answer_commands import run_eval_answers
-
-        return run_eval_answers(args, settings)
-    from rag.cli.verify_commands import run_eval_claims
-
-    return run_eval_claims(args, settings)
-
-
-def format_scores(scores: dict) -> str:
-    """A table of scores by group (all first)."""
-    columns = [c for c in next(iter(scores.values())) if c != "n"]
-    lines = [f"{'group':<14}{'n':>4}" + "".join(f"{c:>12}" for c in columns)]
-    for name in sorted(scores, key=lambda n: (n != "all", n)):
-        row = scores[name]
-        lines.append(f"{name:<14}{row['n']:>4}" + "".join(f"{row[c]:>12.3f}" for c in columns))
-    return "\n".join(lines)

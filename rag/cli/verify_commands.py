@@ -1,4 +1,4 @@
-"""`rag verify` (one claim, or every claim of an eval file) and `rag eval claims`."""
+"""`rag verify`: one claim, or every claim of an eval file."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from rag.api import Engine
 from rag.claims import ClaimResult, verify_claim
 from rag.cli import add_index_option
 from rag.errors import BadInput
-from rag.evaluation import claim_scores, load_items
+from rag.evaluation import load_items
 from rag.settings import AnswerSettings
-from rag.text import normalize
 
 GENERATORS = get_args(AnswerSettings.model_fields["generator"].annotation)
 
@@ -79,30 +78,3 @@ def format_result(result: ClaimResult, width: int = 100) -> str:
     if result.dropped_quotes:
         lines.append(f"({result.dropped_quotes} quotation(s) dropped: not found in the cited document)")
     return "\n".join(lines)
-
-
-def run_eval_claims(args: argparse.Namespace, settings) -> int:
-    """`rag eval claims`: features and verdict per claim, accuracy per label, quotation precision."""
-    engine = Engine(settings)
-    items, results = verify_items(engine, args.eval_file, settings)
-    print(f"{'id':<12}{'label':<15}{'verdict':<15}{'cosine':>7}{'cover':>7}{'align':>7}  conflict")
-    for item, r in zip(items, results):
-        s = r.scores
-        conflict = f"{r.conflicts[0].claim_span} <> {r.conflicts[0].source_span}" if r.conflicts else ""
-        mark = " " if r.verdict == item["label"] else "x"
-        print(
-            f"{item['id']:<12}{item['label']:<15}{r.verdict:<14}{mark}{s.get('cosine', 0):>7.3f}"
-            f"{s.get('coverage', 0):>7.3f}{s.get('align', 0):>7.3f}  {conflict[:70]}"
-        )
-    from rag.cli.search_commands import format_scores
-
-    print()
-    print(format_scores(claim_scores(items, {item["id"]: {"verdict": r.verdict} for item, r in zip(items, results)})))
-    quotes = [q for r in results for q in r.quotes]
-    verbatim = sum(normalize(q.text) in normalize(engine.index.document_text(q.doc)) for q in quotes)
-    print(f"quotation precision: {verbatim / len(quotes) if quotes else 1.0:.3f} ({verbatim}/{len(quotes)})")
-    wrong = sum(1 for item, r in zip(items, results) if item["label"] == "not_in_corpus" and r.verdict == "supported")
-    print(f"not_in_corpus claims judged supported: {wrong}")
-    refuted_bare = sum(1 for r in results if r.verdict == "refuted" and not (r.quotes and r.conflicts))
-    print(f"refuted verdicts without conflicting source text: {refuted_bare}")
-    return 0
