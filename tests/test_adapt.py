@@ -103,16 +103,20 @@ def test_an_index_of_another_chunker_version_is_rebuilt_with_its_adapted_model(a
     shutil.copytree(settings.index_dir, index_dir)
     before = load_index(index_dir, settings.model_copy(update={"index_dir": index_dir}))
     weights = (before.model_dir / "model.safetensors").read_bytes()
+    trained_on = tmp_path / "docs"  # the files the model was adapted to (another test adds one to the shared folder)
+    trained_on.mkdir()
+    for name in [*before.adaptation["files"], "catalog.toml"]:
+        shutil.copy(docs / name, trained_on)
     newer = settings.model_copy(update={"index_dir": index_dir,
                                         "chunking": settings.chunking.model_copy(update={"version": "next"})})
-    report = ingest([docs], newer, index_dir, adapt=True)
+    report = ingest([trained_on], newer, index_dir, adapt=True)
     after = load_index(index_dir, newer)
     assert report.changed and "adapt" not in report.timings and report.embedded == len(after.passages)
     assert after.adaptation == before.adaptation and after.generation != before.generation
     assert (after.model_dir / "model.safetensors").read_bytes() == weights
     assert np.allclose((after.embeddings * before.embeddings).sum(axis=1), 1.0, atol=0.03), "embedded with the adapted model"
 
-    ingest([docs], newer, index_dir, rebuild=True)  # an explicit rebuild goes back to the model as shipped
+    ingest([trained_on], newer, index_dir, rebuild=True)  # an explicit rebuild goes back to the model as shipped
     assert load_index(index_dir, newer).adaptation is None
 
 
