@@ -32,8 +32,9 @@ class AppContext:
         return self._get_engine()
 
     def generator_for(self, settings: Settings) -> Generator:
-        """The generator the settings ask for; one is kept (an in-process model is large)."""
-        key = settings.answer.model_dump_json()
+        """The generator the settings ask for; one is kept (an in-process model is large), and made again when
+        the index changes (an upload, the adapted model): it holds the index's embedder and vocabulary."""
+        key = f"{self.engine.index.generation}:{settings.answer.model_dump_json()}"
         if key not in self._generators:
             self._generators.clear()
             self._generators[key] = make_generator(self.engine, settings)
