@@ -82,8 +82,9 @@ class ReaderSettings(_Group):
 
 
 class AnswerSettings(_Group):
-    mode: Literal["read", "fast"] = Field(default="read", description="read: quotations chosen by the reading model "
-                                          "(rag.reader); fast: by embedding similarity and word overlap only")
+    mode: Literal["read", "fast"] = Field(default="fast", description="fast: quotations chosen by embedding similarity and "
+                                          "word overlap; read: by the reading model (rag.reader), slower and not yet better "
+                                          "enough to be the default")
     generator: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(default="extractive", description="Answer generator")
     max_quotes: int = Field(default=3, description="Quotations in an extractive answer")
     passages_in_prompt: int = Field(default=6, description="Passages shown to the generator")

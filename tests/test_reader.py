@@ -21,6 +21,12 @@ def reader() -> Reader:
     return Reader()
 
 
+def read_mode(engine) -> Settings:
+    settings = engine.settings.model_copy(deep=True)
+    settings.answer.mode = "read"
+    return settings
+
+
 def test_the_sentence_that_answers_scores_above_ones_that_share_its_words(reader):
     question = "When was the State Planning Commission created?"
     answering = "The State Planning Commission was created in February 1921."
@@ -55,7 +61,7 @@ def test_parts_of_a_question_are_scored_from_one_pass(reader):
 
 
 def test_read_mode_quotes_the_answering_sentence_verbatim(small_engine):
-    result = answer(small_engine, "How did factory managers react to the higher pig iron targets?")
+    result = answer(small_engine, "How did factory managers react to the higher pig iron targets?", settings=read_mode(small_engine))
     assert not result.abstained
     assert "hiding reserves" in result.quotes[0].text
     for q in result.quotes:
@@ -63,7 +69,7 @@ def test_read_mode_quotes_the_answering_sentence_verbatim(small_engine):
 
 
 def test_read_mode_declines_what_the_documents_do_not_answer(small_engine):
-    result = answer(small_engine, "What was the population of Lisbon in 1755?")
+    result = answer(small_engine, "What was the population of Lisbon in 1755?", settings=read_mode(small_engine))
     assert result.abstained and not result.quotes
 
 
