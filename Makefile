@@ -2,7 +2,10 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+# llama.cpp built for any x86-64 CPU: a -march=native build (GGML_NATIVE, the default) crashes in its AVX-512/AMX
+# code on this machine's CPU (segmentation fault in llama_decode on the first token, measured with 0.3.36)
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_CPP := $(shell grep -o "llama-cpp-python\[server\]==[0-9.]*" pyproject.toml | head -1)
 export HF_HUB_OFFLINE := 1
 
 .PHONY: setup setup-test run test lint bench adapt index clean-index
@@ -16,7 +19,9 @@ $(VENV)/.stamp-main: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# llama.cpp is compiled here with the flags above, never taken from pip's wheel cache, which may hold a native build
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-main
+	$(BIN)/pip install -q --no-cache-dir '$(LLAMA_CPP)'
 	$(BIN)/pip install -q -e '.[test]'
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "warning: could not install Debian's chromium; browser tests will be skipped"
