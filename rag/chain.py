@@ -25,6 +25,9 @@ History = list[tuple[str, str]]
 ABSTAIN_TEXT = "The documents don't answer this question."
 REMOVED_TEXT = "*[a quotation was removed: it could not be verified in the cited source]*"
 CONTEXT_TURNS = 3  # most earlier questions a follow-up is read with
+# A question that points back and names at most this many things of its own ("Who opposed them?", "How often did it
+# meet?") has nothing else to search by: its subject is in the conversation, so it is read there without a contest.
+OWN_WORDS_OF_A_FOLLOW_UP = 2
 # What may point outside the question (English grammar, not a topic list): a sentence opening that
 # continues the conversation, or a pronoun, demonstrative or pro-form standing for something named earlier.
 _POINTS_BACK = re.compile(r"^\s*(and|but|so|also|or|then|what about|how about|what of|what else)\b"
@@ -81,8 +84,9 @@ def resolve_question(engine: Engine, question: str, history: History | None, k: 
                      scorer: ExtractiveGenerator | None = None, shown: int = 6) -> tuple[str, list[ScoredPassage]]:
     """The question as it is searched, and the k passages found for it.
 
-    A question that may lean on the conversation (may_need_context) is searched twice: as it is, and
-    after the earlier questions it may continue. The reading whose passages answer it better wins:
+    A question that may lean on the conversation (may_need_context) is searched after the earlier questions it
+    may continue; if it names little of its own (OWN_WORDS_OF_A_FOLLOW_UP), that reading is the one. Otherwise it
+    is also searched as it is, and the reading whose passages answer it better wins:
     the extractive evidence score (the one that decides abstention) of the best sentence among the
     first `shown` passages, each reading scored as it was searched. An independent question is
     answered best as itself (the earlier topic only dilutes it); a follow-up ("and why did they
@@ -94,6 +98,8 @@ def resolve_question(engine: Engine, question: str, history: History | None, k: 
         return question, alone
     joined = f"{conversation_context(history)} {question}"
     together = engine.search(joined, k)
+    if len(content_words(question)) <= OWN_WORDS_OF_A_FOLLOW_UP:
+        return joined, together
     scorer = scorer or ExtractiveGenerator(engine.embedder, engine.settings.answer)
     if scorer.select(joined, together[:shown])[1] > scorer.select(question, alone[:shown])[1]:
         return joined, together
