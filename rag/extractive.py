@@ -32,6 +32,8 @@ WEAKER_QUOTE_GAP = 0.15  # a further quotation must score within this of the bes
 _MARKUP = re.compile(r"#|\*\*|\|")
 # front matter and catalogue records ("Stable URL: ... Accessed: ...", "Title ... Doc URL <a href=...>") are not prose
 _RECORD = re.compile(r"https?://|www\.|<a\s|(?:\b[A-Z][\w()]*(?: [A-Za-z()]+){0,2}:\s.*){2}")
+# the scholarly apparatus (notes and references: "pp. 42-52", "No. 7", "Vol. 2", "Ibid.", "op. cit.") cites, it does not answer
+_REFERENCE = re.compile(r"\bpp?\.\s*\d|\b(?:No|Vol)\.\s*\d|\bibid\b|\bop\.\s*cit\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ class ExtractiveGenerator:
                     if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                         b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
                     sentence = para[a:b].strip().lstrip("-*• ")
-                    if _MARKUP.search(sentence) or _RECORD.search(sentence) or _starts_mid_sentence(sentence):
-                        # headings, table rows and metadata records are not answers
+                    if _MARKUP.search(sentence) or _RECORD.search(sentence) or _REFERENCE.search(sentence) \
+                            or _starts_mid_sentence(sentence):  # headings, table rows, records and notes are not answers
                         continue
                     out.append(Candidate(number, sentence))
         return out
