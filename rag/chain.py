@@ -40,7 +40,7 @@ def make_generator(engine: Engine, settings: Settings) -> Generator:
     """The generator named by settings.answer.generator."""
     if settings.answer.generator == "extractive":
         reader = engine.reader if settings.answer.mode == "read" else None
-        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary, reader)
+        return ExtractiveGenerator(engine.embedder, settings.answer, engine.vocabulary, reader, engine.index)
     from rag.llm import make_generator as make_llm_generator
 
     return make_llm_generator(settings)

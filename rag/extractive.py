@@ -22,6 +22,7 @@ from rag.generation import Draft, DraftQuote
 from rag.reader import Reader
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
+from rag.store import Index
 from rag.text import STOP_WORDS
 from rag.types import ScoredPassage
 
@@ -56,8 +57,9 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def __init__(self, embedder: Embedder, settings: AnswerSettings | None = None, vocabulary: set[str] | None = None,
-                 reader: Reader | None = None):
+                 reader: Reader | None = None, index: Index | None = None):
         self.embedder = embedder
+        self.index = index  # its stored sentence vectors spare embedding candidates at question time
         self.settings = settings or AnswerSettings()
         self.vocabulary = vocabulary  # every word of the indexed documents, lower-cased
         self.reader = reader  # the reading model; None in the fast mode
@@ -115,14 +117,44 @@ class ExtractiveGenerator:
         q_words = content_words(question)
         lexical = np.array([len(q_words & content_words(c.text)) / max(len(q_words), 1) for c in candidates])
         prior = np.array([1.0 / (c.passage + 1) for c in candidates])
-        # Embedding every sentence is the slow part: embed only the most promising ones.
-        keep = np.argsort(-(lexical + prior))[: self.settings.sentences_embedded]
-        candidates = [candidates[i] for i in keep]
+        stored = self._stored_vectors(candidates, passages)
         q_vec = self.embedder.embed_query(question)
-        # the opening words carry a sentence's topic; scoring on them keeps padded batches short
-        s_vecs = self.embedder.embed_documents([" ".join(c.text.split()[:SCORED_WORDS]) for c in candidates])
+        rough = lexical + prior
+        if stored is not None:  # the index's sentence vectors rank every candidate at no cost...
+            rough = rough + self._vectors(candidates, stored) @ q_vec
+        # ...but sentences embedded alone by their opening words score better: embed the most promising ones
+        keep = np.argsort(-rough)[: self.settings.sentences_embedded]
+        candidates = [candidates[i] for i in keep]
+        s_vecs = self._vectors(candidates, [None] * len(keep))
         dense = s_vecs @ q_vec
         return candidates, dense, dense + 0.35 * lexical[keep] + 0.25 * prior[keep], s_vecs
+
+    def _vectors(self, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:
+        """The candidates' vectors: stored ones as they are, the others embedded now (by their opening words,
+        which carry a sentence's topic and keep padded batches short)."""
+        missing = [i for i, v in enumerate(stored) if v is None]
+        if missing:
+            made = self.embedder.embed_documents([" ".join(candidates[i].text.split()[:SCORED_WORDS]) for i in missing])
+            stored = list(stored)
+            for i, v in zip(missing, made):
+                stored[i] = v
+        return np.array(stored, dtype=np.float32).reshape(len(candidates), -1)
+
+    def _stored_vectors(self, candidates: list[Candidate], passages: list[ScoredPassage]) -> list[np.ndarray | None] | None:
+        """The index's vector of each candidate (a sentence quoted with the next: their mean; None where the index
+        has no such sentence, e.g. a heading), or None for all when there is no index with sentence vectors."""
+        if self.index is None or not len(self.index.sentence_embeddings):
+            return None
+        in_passage: dict[int, list] = {}
+        vectors: list[np.ndarray | None] = []
+        for c in candidates:
+            if c.passage not in in_passage:
+                p = passages[c.passage - 1].passage
+                in_passage[c.passage] = self.index.sentences_in(p.doc.file, p.start, p.end)
+            parts = [s.vector for s in in_passage[c.passage] if s.vector is not None and s.text.strip() in c.text]
+            mean = np.mean(parts, axis=0) if parts else None
+            vectors.append(None if mean is None else mean / max(float(np.linalg.norm(mean)), 1e-9))
+        return vectors
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
         """Selection by the reading model (rag.reader): lead with the candidate that explains the question best,
