@@ -272,7 +272,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         if report.changed:
             def embed(documents):
                 if pipeline is not None:
-                    return pipeline.embed(documents, model_dir, progress)
+                    return embed_passages(None, documents, pipeline.encoder(model_dir, progress))
                 return embed_passages(get_embedder(), documents)
 
             _embed_and_write(index_dir, settings, report, embed, progress, order, to_embed, kept_files,
@@ -339,11 +339,15 @@ def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, 
     report.timings["index"] = time.perf_counter() - t0
 
 
-def embed_passages(embedder: Embedder, documents: list[tuple[list[Passage], list[Sentence]]]
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+def embed_passages(embedder: Embedder | None, documents: list[tuple[list[Passage], list[Sentence]]],
+                   encode=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """(passage vectors, sentence vectors) of each document's passages (as embedding_text) and sentences, from
     the same model runs: a sentence's vector is pooled from its tokens in each passage holding it (late
-    chunking, Embedder.embed_with_spans), averaged over them."""
+    chunking, Embedder.embed_with_spans), averaged over them.
+
+    encode(texts, spans) runs the model (default: embedder.embed_with_spans); rag.ray_ingest gives one that runs
+    the same batches on Ray actors: with int8 activations quantized per batch, other batches give other vectors."""
+    encode = encode or embedder.embed_with_spans
     texts, spans, members = [], [], []  # members: per passage, the rows of its sentences in all_sentences
     all_sentences: list[Sentence] = []
     for passages, sentences in documents:
@@ -360,13 +364,13 @@ def embed_passages(embedder: Embedder, documents: list[tuple[list[Passage], list
                     cursor = at + len(sentences[j].text)
             texts.append(embedding_text(p))
         all_sentences.extend(sentences)
-    vectors, span_vectors = embedder.embed_with_spans(texts, spans)
-    pooled = np.zeros((len(all_sentences), embedder.dimension), dtype=np.float32)
+    vectors, span_vectors = encode(texts, spans)
+    pooled = np.zeros((len(all_sentences), vectors.shape[1]), dtype=np.float32)
     for rows, found in zip(members, span_vectors):
         pooled[rows] += found
     missing = np.flatnonzero(~pooled.any(axis=1))  # cut off by the model's window in every passage: alone
     if len(missing):
-        pooled[missing] = embedder.embed_documents([all_sentences[j].text for j in missing])
+        pooled[missing] = encode([all_sentences[j].text for j in missing], None)[0]
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     out, p_at, s_at = [], 0, 0
     for passages, sentences in documents:

@@ -3,8 +3,9 @@
 rag.ingest.ingest keeps the bookkeeping (what changed, what to keep, the manifest); this module does its heavy
 work on Ray: files are read, cleaned and chunked by Ray tasks (rag.ingest.prepare_file, in groups of
 settings.ray.files_per_task), then their passages and sentences are embedded by `map_batches` over a pool of
-actors, each of which loads the (adapted) model once and runs rag.ingest.embed_passages, the in-process
-function, on a few documents at a time. The vectors come back to the driver, which writes them to the store.
+actors, each of which loads the (adapted) model once and runs the model on the very batches the in-process
+path makes (rag.ingest.embed_passages with a Ray encoder). The vectors come back to the driver, which pools the
+sentences' vectors and writes them to the store.
 
 "local" starts a Ray on this machine with settings.ray.local_cpus CPUs; another address joins that cluster
 (ray.init(address=...)). On a cluster the files must be readable at the same path on every node (a shared
@@ -91,53 +92,80 @@ class RayPipeline:
                 progress("reading and chunking", len(prepared), len(files))
         return prepared
 
-    def embed(self, documents: list[tuple[list, list]], model_dir: Path | None, progress=None
-              ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(passage vectors, sentence vectors) of each document, as rag.ingest.embed_passages gives them, computed by a
-        pool of actors that each load the model once."""
+    def encoder(self, model_dir: Path | None, progress=None):
+        """An encode(texts, spans) for rag.ingest.embed_passages that runs Embedder.embed_with_spans on a pool of
+        actors, each loading the model once. The batches are the in-process ones (texts sorted by token count, cut
+        every settings.embedding.batch_size): the model's int8 activations are quantized per batch, so other batches
+        would give other vectors (cosine 0.98-0.99 instead of 1)."""
+        from rag.embed import base_model_path
+
+        counter = _counter(((model_dir or base_model_path(self.settings.embedding)) / "tokenizer.json").read_bytes())
+
+        def encode(texts: list[str], spans: list[list[tuple[int, int]]] | None) -> tuple[np.ndarray, list[np.ndarray]]:
+            return self._encode(texts, spans, counter, model_dir, progress)
+
+        return encode
+
+    def _encode(self, texts, spans, counter, model_dir, progress) -> tuple[np.ndarray, list[np.ndarray]]:
         ray = _ray()
-        if not documents:
-            return []
+        if not texts:
+            return np.zeros((0, 0), np.float32), []
         s = self.settings.ray
         cpus = max(1, s.cpus_per_actor)
         actors = s.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
+        size = self.settings.embedding.batch_size
+        order = np.argsort([-n for n in counter(texts)], kind="stable")  # as Embedder._encode
+        batches = [order[i : i + size] for i in range(0, len(texts), size)]
+        items = [{"rows": pickle.dumps((rows, [texts[j] for j in rows], None if spans is None else [spans[j] for j in rows]))}
+                 for rows in batches]
         embedding = self.settings.embedding.model_copy(update={"ingest_threads": cpus})
         model = ray.put(_model_files(model_dir)) if model_dir else None
-        items = [{"order": i, "document": pickle.dumps(doc)} for i, doc in enumerate(documents)]
-        data = ray.data.from_items(items, override_num_blocks=max(1, len(items) // s.documents_per_batch))
+        per_call = max(1, s.batches_per_call)
+        data = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * actors)))
         out = data.map_batches(_EmbedActor, fn_constructor_kwargs={"embedding": embedding.model_dump(), "model": model},
-                               batch_size=s.documents_per_batch, batch_format="numpy", num_cpus=cpus,
+                               batch_size=per_call, batch_format="numpy", num_cpus=cpus,
                                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(actors, len(items))))
-        results: list = [None] * len(documents)
-        total, done = sum(len(p) for p, _ in documents), 0
-        if progress:
-            progress("embedding", 0, total)
+        vectors: np.ndarray | None = None
+        span_vectors: list = [None] * len(texts)
+        done = 0
         for batch in out.iter_batches(batch_size=None, batch_format="numpy"):
-            for order, blob in zip(batch["order"], batch["vectors"]):
-                results[int(order)] = pickle.loads(blob)
-                done += len(documents[int(order)][0])
-            if progress:
-                progress("embedding", done, total)
-        if any(r is None for r in results):
-            raise RagError("Ray returned no vectors for some documents; run the ingest again")
-        return results
+            for blob in batch["vectors"]:
+                rows, found, found_spans = pickle.loads(blob)
+                if vectors is None:
+                    vectors = np.zeros((len(texts), found.shape[1]), dtype=np.float32)
+                vectors[rows] = found
+                for j, v in zip(rows, found_spans):
+                    span_vectors[j] = v
+                done += len(rows)
+            if progress and spans is not None:
+                progress("embedding", done, len(texts))
+        if vectors is None or done != len(texts):
+            raise RagError("Ray returned no vectors for some passages; run the ingest again")
+        return vectors, span_vectors if spans is not None else []
+
+
+def _counter(tokenizer_json: bytes):
+    """Tokens per text, as Embedder.count_tokens counts them (no truncation, no padding)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json.decode("utf-8"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+
+    def count_tokens(texts: list[str]) -> list[int]:
+        return [len(e.ids) for i in range(0, len(texts), 2048) for e in tokenizer.encode_batch_fast(texts[i : i + 2048])]
+
+    return count_tokens
 
 
 def _prepare_batch(batch: dict[str, np.ndarray], job) -> dict[str, np.ndarray]:
     """Ray task: read, clean and chunk a few files (rag.ingest.prepare_file)."""
-    from tokenizers import Tokenizer
-
     from rag.ingest import prepare_file
     from rag.loaders import read_catalog
     from rag.settings import ChunkingSettings
 
     job = job if isinstance(job, dict) else _ray().get(job)
-    counter = Tokenizer.from_str(job["tokenizer"].decode("utf-8"))
-    counter.no_truncation()
-    counter.no_padding()
-
-    def count_tokens(texts: list[str]) -> list[int]:  # as Embedder.count_tokens
-        return [len(e.ids) for i in range(0, len(texts), 2048) for e in counter.encode_batch_fast(texts[i : i + 2048])]
+    count_tokens = _counter(job["tokenizer"])
 
     chunking = ChunkingSettings.model_validate(job["chunking"])
     catalogs: dict[Path, dict] = {}
@@ -153,7 +181,8 @@ def _prepare_batch(batch: dict[str, np.ndarray], job) -> dict[str, np.ndarray]:
 
 
 class _EmbedActor:
-    """Ray actor: the embedding model, loaded once, embedding a few documents per call."""
+    """Ray actor: the embedding model, loaded once, embedding a few batches of passages per call (each as one model
+    batch, as in process)."""
 
     def __init__(self, embedding: dict, model):
         from rag.embed import Embedder
@@ -162,11 +191,12 @@ class _EmbedActor:
         self.embedder = Embedder(EmbeddingSettings.model_validate(embedding), model_dir=model_dir)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from rag.ingest import embed_passages
-
-        documents = [pickle.loads(blob) for blob in batch["document"]]
-        vectors = embed_passages(self.embedder, documents)
-        return {"order": batch["order"], "vectors": np.array([pickle.dumps(v) for v in vectors], dtype=object)}
+        out = []
+        for blob in batch["rows"]:
+            rows, texts, spans = pickle.loads(blob)
+            vectors, span_vectors = self.embedder.embed_with_spans(texts, spans)
+            out.append(pickle.dumps((rows, vectors, span_vectors)))
+        return {"vectors": np.array(out, dtype=object)}
 
 
 def _model_files(model_dir: Path) -> dict[str, bytes]:

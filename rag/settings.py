@@ -83,7 +83,7 @@ class RaySettings(_Group):
     actors: int = Field(default=0, description="Embedding actors, each holding the model once (0 = one per cpus_per_actor CPUs)")
     cpus_per_actor: int = Field(default=1, description="CPUs (and ONNX Runtime threads) of each embedding actor")
     files_per_task: int = Field(default=4, description="Files read, cleaned and chunked by one Ray task")
-    documents_per_batch: int = Field(default=4, description="Documents embedded per actor call (their passages are batched as in-process)")
+    batches_per_call: int = Field(default=4, description="Model batches (of embedding.batch_size passages, as in process) embedded per actor call")
 
 
 class RetrievalSettings(_Group):

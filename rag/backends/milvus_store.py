@@ -56,7 +56,11 @@ def client_for(uri: str, token: str = "", timeout: float = 10.0):
         elif not Path(uri).parent.is_dir():
             raise StoreUnavailable(f"cannot open Milvus Lite at {uri}: its folder does not exist; check RAG_STORE__URI")
         try:
-            client = MilvusClient(uri=uri, token=token, timeout=timeout)
+            # Milvus Lite's gRPC server keeps gRPC's default ping policy (one ping per 5 minutes without calls); pymilvus
+            # pings every 10 s, so an idle app or ingest was sent away with "too_many_pings" logged to stderr
+            options = {} if server else {"grpc_options": {"grpc.keepalive_time_ms": 300_000,
+                                                          "grpc.keepalive_permit_without_calls": 0}}
+            client = MilvusClient(uri=uri, token=token, timeout=timeout, **options)
         except Exception as e:
             what = ("check that the server is running and reachable, and RAG_STORE__URI and RAG_STORE__TOKEN" if server
                     else "check that the file is a Milvus Lite database no other process has open, and that milvus-lite is "
@@ -127,7 +131,19 @@ class MilvusStore(PassageStore):
         return client_for(self.uri(root), s.token, s.timeout_s)
 
     def check(self, root: Path) -> None:
-        self.client(root)
+        """Whether the Milvus can be reached, without opening a connection: one left idle while an ingest embeds for
+        minutes is sent away by the server for pinging too often (gRPC keepalive), which it logs to stderr."""
+        uri = self.uri(root)
+        if (uri, self.settings.store.token) in _clients:
+            return
+        try:
+            import pymilvus  # noqa: F401
+        except ImportError as e:
+            raise StoreUnavailable("the milvus store needs pymilvus and milvus-lite: pip install -e '.[scale]'") from e
+        if "://" in uri:
+            _check_reachable(uri, self.settings.store.timeout_s)
+        elif not Path(uri).parent.is_dir() and Path(uri).parent != Path(root).resolve():
+            raise StoreUnavailable(f"cannot open Milvus Lite at {uri}: its folder does not exist; check RAG_STORE__URI")
 
     def write(self, root: Path, generation: Path, passages: list[Passage], embeddings: np.ndarray, texts: list[str],
               folder: Path) -> dict:
