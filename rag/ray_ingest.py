@@ -62,6 +62,7 @@ class RayPipeline:
         context = DataContext.get_current()
         context.enable_progress_bars = False  # ingest shows its own progress, as without Ray
         context.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # again: ray.data sets up its logger when imported
 
     def close(self) -> None:
         """Stop Ray if this pipeline started it."""
