@@ -31,11 +31,26 @@ class FaissSearcher(Searcher):
         return ids[0][keep].tolist(), scores[0][keep].tolist()
 
     def lexical(self, terms: list[str], n: int) -> tuple[list[int], list[float]]:
+        """bm25s's scores, summed over the postings of the query's terms only: bm25s.retrieve ranks a score for every
+        passage, most of them 0, and numpy's argpartition over a million such scores took 50-65 ms here, where the
+        few thousand postings of a question take a fraction of a millisecond."""
         if self.bm25 is None or not terms:
             return [], []
-        ids, scores = self.bm25.retrieve([terms], k=min(n, self.size), show_progress=False, n_threads=1)
-        keep = scores[0] > 0
-        return ids[0][keep].tolist(), scores[0][keep].tolist()
+        token_ids = self.bm25.get_tokens_ids(terms)  # repeated terms count again, as in bm25s
+        if not token_ids:
+            return [], []
+        data, indices, indptr = (self.bm25.scores[key] for key in ("data", "indices", "indptr"))
+        rows = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in token_ids])
+        values = np.concatenate([data[indptr[t] : indptr[t + 1]] for t in token_ids])
+        if not len(rows):
+            return [], []
+        passages, where = np.unique(rows, return_inverse=True)
+        scores = np.zeros(len(passages), dtype=np.float32)
+        np.add.at(scores, where, values)  # in float32 and term order, as bm25s sums them
+        best = np.argpartition(-scores, min(n, len(scores)) - 1)[:n] if len(scores) > n else np.arange(len(scores))
+        best = best[np.argsort(-scores[best], kind="stable")]
+        best = best[scores[best] > 0]
+        return passages[best].tolist(), scores[best].tolist()
 
 
 class FaissStore(PassageStore):
