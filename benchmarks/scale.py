@@ -216,7 +216,8 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["faiss-flat", "faiss-hnsw", "milvus-lite"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sample", type=int, default=2000, help="passages embedded by the real model")
-    parser.add_argument("--work", type=Path, help="keep generated data and indexes here (default: a temp folder)")
+    parser.add_argument("--work", type=Path, help="keep generated data here (default: a temp folder)")
+    parser.add_argument("--keep", action="store_true", help="keep every index built in --work, not only the flat one")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "DATA", "INDEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -257,7 +258,7 @@ def main() -> None:
                 print(f"    HNSW efSearch {ef:>4}: dense recall@10 {run['recall']:.3f}, dense p50 {run['p50_ms']:.2f} ms", flush=True)
             with open(work / "results.jsonl", "a") as f:  # every figure, for docs/scale.md
                 f.write(json.dumps({k: v for k, v in row.items() if not k.endswith("_top")}) + "\n")
-            if backend != "faiss-flat":
+            if backend != "faiss-flat" and not args.keep:
                 shutil.rmtree(index_dir, ignore_errors=True)
         print(f"  ({info['sample']} passages embedded by the model, {info['seconds_per_embedded_passage'] * 1e3:.1f} ms each:"
               f" all {size} would take {info['seconds_per_embedded_passage'] * size / 3600:.1f} h here)")

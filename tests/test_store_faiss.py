@@ -88,3 +88,17 @@ def test_an_index_written_before_stores_loads_as_exact_faiss(tmp_path, small_ind
     del manifest["store"]
     manifest_path.write_text(json.dumps(manifest))
     assert load_index(copy, Settings(index_dir=copy)).faiss_index.ntotal == manifest["counts"]["passages"]
+
+
+def test_bm25_top_k_from_postings_equals_bm25s_retrieve(small_engine):
+    """The embedded store ranks BM25 from the postings of the question's terms; the result is bm25s's own."""
+    from rag.retrieve import query_terms
+
+    index = small_engine.index
+    for question in [*QUESTIONS, "railway railway line", "grain"]:
+        terms = query_terms(question)
+        ids, scores = index.bm25.retrieve([terms], k=len(index.passages), show_progress=False, n_threads=1)
+        keep = scores[0] > 0
+        ours = index.searcher.lexical(terms, len(index.passages))
+        assert ours[0] == ids[0][keep].tolist() and np.allclose(ours[1], scores[0][keep]), question
+    assert index.searcher.lexical(["nosuchword"], 5) == ([], [])
