@@ -27,3 +27,7 @@ class BadInput(RagError):
 
 class GeneratorError(RagError):
     """An answer generator (LLM server, local model) failed."""
+
+
+class StoreUnavailable(RagError):
+    """The store holding the vectors (a Milvus server) cannot be reached, or its client is not installed."""

@@ -13,18 +13,71 @@ from pathlib import Path
 import numpy as np
 
 from rag.adapt import adapt_model
+from rag.backends.base import store_for
 from rag.chunking import chunk_document, parse_document
 from rag.embed import Embedder, base_model_path
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
-from rag.loaders import EDITABLE_FIELDS, SUPPORTED, document_info, load_file, read_catalog, read_metadata_edits, with_edits
+from rag.loaders import (
+    EDITABLE_FIELDS,
+    SUPPORTED,
+    LoadedFile,
+    document_info,
+    load_file,
+    read_catalog,
+    read_metadata_edits,
+    with_edits,
+)
 from rag.settings import Settings
 from rag.store import Index, embedding_text, load_index, passage_context, previous_model, write_index
-from rag.types import Passage, Sentence
+from rag.types import DocumentInfo, Passage, Sentence
 
 Progress = Callable[[str, int, int], None]  # (stage/file, done, total)
 
 # A corpus folder's own data, not documents: its catalog and the eval items written over it.
 FOLDER_SIDECARS = {"catalog.toml", "items.jsonl"}
+
+
+@dataclass
+class Prepared:
+    """A file read, cleaned and chunked (or why it could not be): what ingest needs of each file before embedding.
+    passages and sentences are None when the file was not chunked (its content is already indexed)."""
+
+    loaded: LoadedFile | None = None
+    error: str | None = None
+    found: DocumentInfo | None = None  # the facts its file and catalog gave
+    passages: list[Passage] | None = None
+    sentences: list[Sentence] | None = None
+
+
+def load_checked(path: Path) -> LoadedFile:
+    """A file loaded and cleaned, after the checks every ingest makes; RagError when it cannot be used."""
+    if path.suffix.lower() not in SUPPORTED:
+        raise RagError(f"unsupported file type {path.suffix or '(none)'}; use .txt, .md, .html or .pdf")
+    if shown(path.name) != path.name:  # the name goes into JSON and citations, which need UTF-8
+        raise RagError("the file name is not valid UTF-8; rename the file")
+    return load_file(path)
+
+
+def chunk_loaded(loaded: LoadedFile, catalog: dict, edit: dict | None, chunking, count_tokens
+                 ) -> tuple[DocumentInfo, list[Passage], list[Sentence]]:
+    """The facts a file and its catalog give, and its passages and sentences (with the user's metadata edits)."""
+    found = document_info(loaded, catalog)
+    parsed = parse_document(loaded, with_edits(found, edit))
+    passages, sentences = chunk_document(parsed, count_tokens, chunking)
+    return found, passages, sentences
+
+
+def prepare_file(path: Path, catalog: dict, edit: dict | None, chunking, count_tokens, indexed_sha: str | None = None) -> Prepared:
+    """Read, clean and chunk one file (not chunked if its content's sha256 is `indexed_sha`): the per-file work of an
+    ingest, which rag.ray_ingest runs on a Ray cluster."""
+    try:
+        loaded = load_checked(path)
+    except RagError as e:
+        return Prepared(error=str(e))
+    if loaded.sha256 == indexed_sha:
+        return Prepared(loaded)
+    found, passages, sentences = chunk_loaded(loaded, catalog, edit, chunking, count_tokens)
+    return Prepared(loaded, None, found, passages, sentences)
 
 
 @dataclass
@@ -82,7 +135,7 @@ def shown(path: Path | str) -> str:
 
 def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None,
            rebuild: bool = False, progress: Progress | None = None, remove_missing: bool = True,
-           adapt: bool = False, trained: tuple[Path, dict] | None = None) -> IngestReport:
+           adapt: bool = False, trained: tuple[Path, dict] | None = None, ray: str | None = None) -> IngestReport:
     """Bring the index in line with the files under `paths`.
 
     Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
@@ -93,11 +146,15 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     the documents (rag.adapt) is trained unless the index already has one trained on exactly these
     files, and every passage is embedded again with it. `trained` is such a model made beforehand
     (folder, adapt_model's record with "files"): every passage is embedded with it, with no training here.
+
+    With `ray` (a Ray address, or "local" to start Ray here), files are read, cleaned and chunked by Ray tasks and
+    embedded by a pool of Ray actors, each loading the model once (rag.ray_ingest); the result is the same.
     """
     began = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
     report = IngestReport()
     files, report.skipped = collect_files(paths)
+    store_for(settings).check(index_dir)
     old = None if rebuild else _previous_index(index_dir, settings)
     old_files = old.manifest["files"] if old else {}
     kept_files: dict[str, dict] = {}
@@ -118,16 +175,23 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             embedder_box[0] = Embedder(settings.embedding, model_dir=model_dir)
         return embedder_box[0]
 
+    pipeline = None
+    if ray:
+        from rag.ray_ingest import RayPipeline
+
+        pipeline = RayPipeline(ray, settings)
+        t0 = time.perf_counter()
+        prepared = pipeline.prepare(files, {name: e["sha256"] for name, e in old_files.items()}, edits, model_dir, progress)
+        report.timings["clean"] += time.perf_counter() - t0
     for n, path in enumerate(files, start=1):
         if progress:
             progress(path.name, n - 1, len(files))
         t0 = time.perf_counter()
+        ready = prepared[path] if pipeline else None
         try:
-            if path.suffix.lower() not in SUPPORTED:
-                raise RagError(f"unsupported file type {path.suffix or '(none)'}; use .txt, .md, .html or .pdf")
-            if shown(path.name) != path.name:  # the name goes into JSON and citations, which need UTF-8
-                raise RagError("the file name is not valid UTF-8; rename the file")
-            loaded = load_file(path)
+            if ready is not None and ready.error:
+                raise RagError(ready.error)
+            loaded = ready.loaded if ready is not None else load_checked(path)
         except RagError as e:
             report.skipped.append((shown(path), str(e)))
             continue
@@ -151,20 +215,21 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             report.unchanged.append(name)
             report.timings["clean"] += time.perf_counter() - t0
             continue
-        folder = path.parent.resolve()
-        if folder not in catalogs:
-            catalogs[folder] = read_catalog(folder)
-        found = document_info(loaded, catalogs[folder])
-        info = with_edits(found, edits.get(name))
-        parsed = parse_document(loaded, info)
-        passages, sentences = chunk_document(parsed, get_embedder().count_tokens, settings.chunking)
+        if ready is not None and ready.passages is not None:
+            found, passages, sentences = ready.found, ready.passages, ready.sentences
+        else:
+            folder = path.parent.resolve()
+            if folder not in catalogs:
+                catalogs[folder] = read_catalog(folder)
+            found, passages, sentences = chunk_loaded(loaded, catalogs[folder], edits.get(name), settings.chunking,
+                                                      get_embedder().count_tokens)
         if not passages:
             report.skipped.append((str(path), "no text to index"))
             del texts[name]
             continue
         kept_passages[name] = passages
         kept_sentences[name] = (sentences, None)
-        kept_files[name] = {**entry, "doc_id": info.doc_id, "passages": len(passages),
+        kept_files[name] = {**entry, "doc_id": passages[0].doc.doc_id, "passages": len(passages),
                             "found": found.model_dump(include=set(EDITABLE_FIELDS))}
         report.indexed.append(name)
         report.timings["clean"] += time.perf_counter() - t0
@@ -205,11 +270,18 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         report.changed = True
     try:
         if report.changed:
-            _embed_and_write(index_dir, settings, report, get_embedder, progress, order, to_embed, kept_files,
+            def embed(documents):
+                if pipeline is not None:
+                    return embed_passages(None, documents, pipeline.encoder(model_dir, progress))
+                return embed_passages(get_embedder(), documents)
+
+            _embed_and_write(index_dir, settings, report, embed, progress, order, to_embed, kept_files,
                              kept_passages, kept_rows, kept_sentences, texts, model_dir, adaptation)
     finally:
         if trained_dir is not None:
             shutil.rmtree(trained_dir, ignore_errors=True)  # the index now holds its own copy
+        if pipeline is not None:
+            pipeline.close()
     report.files = len(kept_files)
     report.passages = sum(len(kept_passages[n]) for n in kept_files)
     report.seconds = time.perf_counter() - began
@@ -240,17 +312,17 @@ def _keep_old(old: Index, name: str, kept_passages: dict, kept_rows: dict, kept_
     kept_sentences[name] = old.sentences_of(name)
 
 
-def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, get_embedder, progress, order: list[str],
+def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, embed, progress, order: list[str],
                      to_embed: list[str], kept_files: dict, kept_passages: dict, kept_rows: dict, kept_sentences: dict,
                      texts: dict, model_dir: Path | None, adaptation: dict | None) -> None:
-    """Embed the passages (and their sentences) of the files in `to_embed`, then write the whole index as a
-    new generation."""
+    """Embed the passages (and their sentences) of the files in `to_embed` (by `embed`, as embed_passages), then write
+    the whole index as a new generation."""
     t0 = time.perf_counter()
     if progress:
         progress("embedding", 0, sum(len(kept_passages[name]) for name in to_embed))
     rows = dict(kept_rows)
     sentences = dict(kept_sentences)
-    embedded = embed_passages(get_embedder(), [(kept_passages[n], kept_sentences[n][0]) for n in to_embed])
+    embedded = embed([(kept_passages[n], kept_sentences[n][0]) for n in to_embed]) if to_embed else []
     for name, (passage_vectors, sentence_vectors) in zip(to_embed, embedded):
         rows[name] = passage_vectors
         sentences[name] = (kept_sentences[name][0], sentence_vectors)
@@ -258,7 +330,7 @@ def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, 
     report.embedded = sum(len(kept_passages[name]) for name in to_embed)
     t0 = time.perf_counter()
     all_passages = [p for name in order for p in kept_passages[name]]
-    dim = get_embedder().dimension if to_embed or not order else rows[order[0]].shape[1]
+    dim = rows[order[0]].shape[1] if order else 384
     embeddings = np.vstack([rows[name] for name in order]) if order else np.zeros((0, dim), dtype=np.float32)
     all_sentences = [x for name in order for x in sentences[name][0]]
     sentence_embeddings = np.vstack([sentences[name][1] for name in order]) if order else np.zeros((0, dim), np.float32)
@@ -267,11 +339,15 @@ def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, 
     report.timings["index"] = time.perf_counter() - t0
 
 
-def embed_passages(embedder: Embedder, documents: list[tuple[list[Passage], list[Sentence]]]
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+def embed_passages(embedder: Embedder | None, documents: list[tuple[list[Passage], list[Sentence]]],
+                   encode=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """(passage vectors, sentence vectors) of each document's passages (as embedding_text) and sentences, from
     the same model runs: a sentence's vector is pooled from its tokens in each passage holding it (late
-    chunking, Embedder.embed_with_spans), averaged over them."""
+    chunking, Embedder.embed_with_spans), averaged over them.
+
+    encode(texts, spans) runs the model (default: embedder.embed_with_spans); rag.ray_ingest gives one that runs
+    the same batches on Ray actors: with int8 activations quantized per batch, other batches give other vectors."""
+    encode = encode or embedder.embed_with_spans
     texts, spans, members = [], [], []  # members: per passage, the rows of its sentences in all_sentences
     all_sentences: list[Sentence] = []
     for passages, sentences in documents:
@@ -288,13 +364,13 @@ def embed_passages(embedder: Embedder, documents: list[tuple[list[Passage], list
                     cursor = at + len(sentences[j].text)
             texts.append(embedding_text(p))
         all_sentences.extend(sentences)
-    vectors, span_vectors = embedder.embed_with_spans(texts, spans)
-    pooled = np.zeros((len(all_sentences), embedder.dimension), dtype=np.float32)
+    vectors, span_vectors = encode(texts, spans)
+    pooled = np.zeros((len(all_sentences), vectors.shape[1]), dtype=np.float32)
     for rows, found in zip(members, span_vectors):
         pooled[rows] += found
     missing = np.flatnonzero(~pooled.any(axis=1))  # cut off by the model's window in every passage: alone
     if len(missing):
-        pooled[missing] = embedder.embed_documents([all_sentences[j].text for j in missing])
+        pooled[missing] = encode([all_sentences[j].text for j in missing], None)[0]
     pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     out, p_at, s_at = [], 0, 0
     for passages, sentences in documents:

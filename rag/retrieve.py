@@ -12,8 +12,9 @@ from collections import defaultdict
 
 from rag.embed import Embedder
 from rag.errors import BadInput, ManifestMismatch
+from rag.lexical import bm25_tokenize
 from rag.settings import RetrievalSettings
-from rag.store import REBUILD_HINT, Index, bm25_tokenize
+from rag.store import REBUILD_HINT, Index
 from rag.text import STOP_WORDS
 from rag.types import Passage, ScoredPassage
 
@@ -58,8 +59,8 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
-        if index.passages and index.faiss_index.d != embedder.dimension:  # same model name, other weights
-            raise ManifestMismatch(f"index at {index.root} holds {index.faiss_index.d}-dimensional vectors but the embedding "
+        if index.passages and index.searcher.dimension != embedder.dimension:  # same model name, other weights
+            raise ManifestMismatch(f"index at {index.root} holds {index.searcher.dimension}-dimensional vectors but the embedding "
                                    f"model makes {embedder.dimension}; {REBUILD_HINT.format(dir=index.root)}")
         self.last_timings: dict[str, float] = {}
         self._files_by_surname: dict[str, set[str]] = defaultdict(set)
@@ -79,20 +80,19 @@ class Retriever:
         t0 = time.perf_counter()
         vector = self.embedder.embed_query(topic)
         t1 = time.perf_counter()
-        dense_scores, dense_ids = self.index.faiss_index.search(vector[None, :], n)
+        dense_ids, dense_scores = self.index.searcher.dense(vector, n)
         t2 = time.perf_counter()
         bm25_ids, bm25_scores = self._bm25(query, n)
         t3 = time.perf_counter()
         fused: dict[int, float] = defaultdict(float)
-        for weight, ids in ((s.dense_weight, dense_ids[0]), (s.bm25_weight, bm25_ids)):
+        for weight, ids in ((s.dense_weight, dense_ids), (s.bm25_weight, bm25_ids)):
             for rank, i in enumerate(ids):
-                if i >= 0:
-                    fused[int(i)] += weight / (s.rrf_k + rank + 1)
+                fused[int(i)] += weight / (s.rrf_k + rank + 1)
         if named_files:  # the question names an author: prefer that author's works
             for i in fused:
                 if self.index.passages[i].doc.file in named_files:
                     fused[i] += s.author_bonus / (s.rrf_k + 1)
-        dense = {int(i): float(v) for i, v in zip(dense_ids[0], dense_scores[0]) if i >= 0}
+        dense = {int(i): float(v) for i, v in zip(dense_ids, dense_scores)}
         lexical = {int(i): float(v) for i, v in zip(bm25_ids, bm25_scores)}
         ranked = sorted(fused, key=fused.get, reverse=True)
         results = [ScoredPassage(passage=passage, score=fused[i], dense_score=dense.get(i), bm25_score=lexical.get(i))
@@ -114,14 +114,7 @@ class Retriever:
         return files, topic if len(topic) > 10 else query
 
     def _bm25(self, query: str, n: int) -> tuple[list[int], list[float]]:
-        if self.index.bm25 is None:
-            return [], []
-        words = query_terms(query)
-        if not words:
-            return [], []
-        ids, scores = self.index.bm25.retrieve([words], k=n, show_progress=False, n_threads=1)
-        keep = scores[0] > 0
-        return ids[0][keep].tolist(), scores[0][keep].tolist()
+        return self.index.searcher.lexical(query_terms(query), n)
 
     def distinct_passages(self, ranked: list[int], k: int) -> list[tuple[int, Passage]]:
         """The k best distinct passages, as (hit chunk, passage), grown from chunk numbers ranked best first."""

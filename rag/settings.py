@@ -60,6 +60,32 @@ class ChunkingSettings(_Group):
     version: str = Field(default="5", description="Chunker version; an index built by another version must be rebuilt")
 
 
+class StoreSettings(_Group):
+    """Where the passages' vectors and BM25 index live (rag.backends)."""
+
+    backend: Literal["faiss", "milvus"] = Field(default="faiss", description="faiss: FAISS + bm25s files in the index "
+                                                "folder (embedded, the default); milvus: a Milvus collection at `uri`")
+    uri: str = Field(default="", description="Milvus URI: a file path (Milvus Lite, embedded) or http://host:19530 (standalone "
+                     "or cluster); empty = milvus.db in the index folder")
+    token: str = Field(default="", description="Milvus token (user:password or API key), if the server wants one")
+    timeout_s: float = Field(default=10.0, description="Seconds to wait for the Milvus server before giving up")
+    approximate_above: int = Field(default=200_000, description="Passages above which the dense index is approximate "
+                                   "(HNSW) instead of exact (flat); benchmarks/scale.py measures both")
+    hnsw_m: int = Field(default=32, description="HNSW links per vector")
+    hnsw_ef_construction: int = Field(default=80, description="HNSW candidate list while building")
+    hnsw_ef_search: int = Field(default=128, description="HNSW candidate list while searching (recall against speed)")
+
+
+class RaySettings(_Group):
+    """Bulk ingest on Ray Data (`rag ingest --ray ADDRESS`, rag.ray_ingest)."""
+
+    local_cpus: int = Field(default=0, description="CPUs a local Ray (`--ray local`) may use (0 = all)")
+    actors: int = Field(default=0, description="Embedding actors, each holding the model once (0 = one per cpus_per_actor CPUs)")
+    cpus_per_actor: int = Field(default=1, description="CPUs (and ONNX Runtime threads) of each embedding actor")
+    files_per_task: int = Field(default=4, description="Files read, cleaned and chunked by one Ray task")
+    batches_per_call: int = Field(default=4, description="Model batches (of embedding.batch_size passages, as in process) embedded per actor call")
+
+
 class RetrievalSettings(_Group):
     k: int = Field(default=10, description="Passages returned")
     candidates: int = Field(default=50, description="Candidates taken from each of dense and BM25 search before fusion")
@@ -114,6 +140,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     adapt: AdaptSettings = Field(default_factory=AdaptSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)

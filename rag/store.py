@@ -1,7 +1,8 @@
-"""The index on disk: FAISS + BM25 over the same passages, under one manifest, swapped atomically.
+"""The index on disk: dense + BM25 search over the same passages, under one manifest, swapped atomically.
 
 Layout: <index_dir>/CURRENT names a generation folder; each generation holds manifest.json,
-passages.jsonl, embeddings.npy, faiss.index, bm25/, sentences.jsonl and sentence_embeddings.npy
+passages.jsonl, embeddings.npy, the store's search data (rag.backends: faiss.index and bm25/ for the
+embedded default; a Milvus collection named in the manifest otherwise), sentences.jsonl and sentence_embeddings.npy
 (every sentence of every passage, once, with its span in the original file and its vector),
 texts/ (the documents as indexed, for quote verification) and, when the embedding model was
 adapted to the documents, model/ (the model its vectors were made with; see rag.adapt). A new
@@ -34,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.backends.base import Searcher, store_for
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch
+from rag.lexical import bm25_tokenize
 from rag.settings import Settings
 from rag.types import Passage, Sentence
 
@@ -63,24 +66,19 @@ def embedding_text(passage: Passage) -> str:
     return passage_context(passage) + passage.text
 
 
-def bm25_tokenize(texts: list[str], stopwords: str | list[str] = "en"):
-    import bm25s
-    import Stemmer
-
-    return bm25s.tokenize(texts, stopwords=stopwords, stemmer=Stemmer.Stemmer("english"), show_progress=False)
+__all__ = ["Index", "bm25_tokenize", "load_index", "write_index"]  # bm25_tokenize: kept importable from here
 
 
 @dataclass
 class Index:
-    """A loaded index: passages, their embeddings, the FAISS and BM25 searchers, and document texts."""
+    """A loaded index: passages, their embeddings, the store's searcher over them, and document texts."""
 
     root: Path
     generation: Path
     manifest: dict
     passages: list[Passage]
     embeddings: np.ndarray
-    faiss_index: object
-    bm25: object
+    searcher: Searcher
     texts: dict[str, str] = field(default_factory=dict)
     sentences: list[Sentence] = field(default_factory=list, repr=False)  # grouped by file, in document order
     sentence_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), dtype=np.float32), repr=False)
@@ -122,6 +120,16 @@ class Index:
         return self.sentences[lo:hi], self.sentence_embeddings[lo:hi]
 
     @property
+    def faiss_index(self):
+        """The FAISS index of the embedded store (None with another store)."""
+        return getattr(self.searcher, "faiss_index", None)
+
+    @property
+    def bm25(self):
+        """The bm25s index of the embedded store (None with another store, or with no passages)."""
+        return getattr(self.searcher, "bm25", None)
+
+    @property
     def model_dir(self) -> Path | None:
         """The embedding model adapted to this index's documents, if it has one (else the base model applies)."""
         return self.generation / "model" if self.manifest.get("adaptation") else None
@@ -147,9 +155,6 @@ def current_generation(root: Path) -> Path | None:
 
 def load_index(root: Path, settings: Settings) -> Index:
     """Load and check an index; raise a RagError naming the problem and the fix."""
-    import bm25s
-    import faiss
-
     root = Path(root)
     gen = current_generation(root)
     hint = REBUILD_HINT.format(dir=root)
@@ -164,6 +169,9 @@ def load_index(root: Path, settings: Settings) -> Index:
     expected = index_fingerprint(settings)
     built = manifest.get("fingerprint", {})
     diffs = [f"{k}: index has {built.get(k)!r}, settings want {v!r}" for k, v in expected.items() if built.get(k) != v]
+    store = store_for(settings)
+    if other := store.mismatch(manifest.get("store") or {}):
+        diffs.append(other)
     if diffs:
         raise ManifestMismatch(f"index at {root} was built differently ({'; '.join(diffs)}); {hint}")
     try:
@@ -173,8 +181,6 @@ def load_index(root: Path, settings: Settings) -> Index:
         with open(gen / "passages.jsonl", encoding="utf-8") as f:
             passages = [Passage.model_validate_json(line) for line in f if line.strip()]
         embeddings = np.load(gen / "embeddings.npy")
-        faiss_index = faiss.read_index(str(gen / "faiss.index"))
-        bm25 = bm25s.BM25.load(str(gen / "bm25")) if passages else None
         texts = {name: (gen / "texts" / name).read_text(encoding="utf-8") for name in manifest["files"]}
         sentence_embeddings = np.load(gen / "sentence_embeddings.npy")
         with open(gen / "sentences.jsonl", encoding="utf-8") as f:
@@ -184,13 +190,26 @@ def load_index(root: Path, settings: Settings) -> Index:
         raise
     except Exception as e:  # any unreadable piece means the same thing to the user
         raise IndexCorrupt(f"index at {gen} is incomplete or damaged ({type(e).__name__}: {e}); {hint}") from e
-    if not (len(passages) == embeddings.shape[0] == faiss_index.ntotal == manifest["counts"]["passages"]):
+    searcher = _open_searcher(store, root, gen, manifest, hint)
+    if not (len(passages) == embeddings.shape[0] == searcher.size == manifest["counts"]["passages"]):
         raise IndexCorrupt(f"index at {gen} disagrees with its manifest (passage counts differ); {hint}")
     if any(p.doc.file not in texts for p in passages):
         raise IndexCorrupt(f"index at {gen} disagrees with its manifest (passages of unlisted documents); {hint}")
     if not len(sentences) == sentence_embeddings.shape[0] == manifest["counts"].get("sentences"):
         raise IndexCorrupt(f"index at {gen} disagrees with its manifest (sentence counts differ); {hint}")
-    return Index(root, gen, manifest, passages, embeddings, faiss_index, bm25, texts, sentences, sentence_embeddings)
+    return Index(root, gen, manifest, passages, embeddings, searcher, texts, sentences, sentence_embeddings)
+
+
+def _open_searcher(store, root: Path, gen: Path, manifest: dict, hint: str) -> Searcher:
+    """The store's searcher over a generation; a store error of its own kind (RagError) passes through."""
+    from rag.errors import RagError
+
+    try:
+        return store.open(root, gen, manifest)
+    except RagError:
+        raise
+    except Exception as e:
+        raise IndexCorrupt(f"index at {gen} is incomplete or damaged ({type(e).__name__}: {e}); {hint}") from e
 
 
 def previous_model(root: Path) -> tuple[Path | None, dict | None]:
@@ -219,11 +238,9 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     sentences: grouped by file in the order of the passages, each file's in document order.
     model_dir and adaptation: the adapted model the embeddings were made with, and how it was trained.
     """
-    import bm25s
-    import faiss
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    store = store_for(settings)
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / (gen.name + ".partial")
     tmp.mkdir()
@@ -231,14 +248,8 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
         f.writelines(p.model_dump_json() + "\n" for p in passages)
     embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(passages), -1)
     np.save(tmp / "embeddings.npy", embeddings)
-    flat = faiss.IndexFlatIP(embeddings.shape[1] if len(passages) else 384)
-    if len(passages):
-        flat.add(embeddings)
-    faiss.write_index(flat, str(tmp / "faiss.index"))
-    if passages:
-        bm25 = bm25s.BM25()
-        bm25.index(bm25_tokenize([embedding_text(p) for p in passages]), show_progress=False)
-        bm25.save(str(tmp / "bm25"))
+    # the store is given the generation's final name: a Milvus collection is named after it
+    store_record = store.write(root, gen, passages, embeddings, [embedding_text(p) for p in passages], folder=tmp)
     with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps([x.file, x.start, x.end, x.text], ensure_ascii=False) + "\n" for x in sentences)
     np.save(tmp / "sentence_embeddings.npy", np.ascontiguousarray(sentence_embeddings, dtype=np.float32)
@@ -254,7 +265,7 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
                 "counts": {"files": len(files), "passages": len(passages), "sentences": len(sentences)},
                 "dimension": int(embeddings.shape[1]) if len(passages) else 0,
-                "adaptation": adaptation if model_dir is not None else None,
+                "adaptation": adaptation if model_dir is not None else None, "store": store_record,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     _fsync_tree(tmp)
@@ -263,6 +274,7 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     pointer_tmp.write_text(gen.name)
     os.replace(pointer_tmp, root / "CURRENT")
     _remove_stale(root, keep=gen)
+    store.discard(root, keep=gen)
     return gen
 
 

@@ -21,6 +21,8 @@ def register(sub) -> None:
                    help="adapt the embedding model to these documents first (self-supervised; minutes of CPU), "
                         "unless the index's model was already adapted to exactly these files")
     p.add_argument("--keep-missing", action="store_true", help="keep documents whose files are gone from these folders")
+    p.add_argument("--ray", metavar="ADDRESS", help="read, chunk and embed on Ray Data: `local` starts Ray here, otherwise "
+                   "the address of a Ray cluster (needs the scale extra)")
     p.set_defaults(func=run_ingest)
 
 
@@ -28,15 +30,17 @@ def run_ingest(args: argparse.Namespace, settings) -> int:
     bar = tqdm(total=0, unit="file", file=sys.stderr)
 
     def progress(stage: str, done: int, total: int) -> None:
-        bar.unit = "step" if stage.startswith("adapting") else "file"
+        bar.unit = "step" if stage.startswith("adapting") else "passage" if stage == "embedding" else "file"
         bar.total = total
         bar.n = done
         bar.set_description(stage[:40])
         bar.refresh()
 
-    report = ingest(args.paths, settings, settings.index_dir, rebuild=args.rebuild, progress=progress,
-                    remove_missing=not args.keep_missing, adapt=args.adapt)
-    bar.close()
+    try:
+        report = ingest(args.paths, settings, settings.index_dir, rebuild=args.rebuild, progress=progress,
+                        remove_missing=not args.keep_missing, adapt=args.adapt, ray=args.ray)
+    finally:
+        bar.close()  # before an error's line, so that line is the last
     print(format_report(report, settings.index_dir))
     return 1 if report.failed else 0
 
