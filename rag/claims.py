@@ -365,14 +365,11 @@ def _around(text: str, number: str, width: int = 3) -> set[str]:
 
 
 def decision_features(claim: str, units: list[Unit]) -> np.ndarray:
-    """DECISION_FEATURES of a claim: the pair features of its best-aligned unit, the strongest conflict (a changed
-    number or date, month, trend or negation, weighted by the coverage of the unit that has it) among the first
-    JUDGED_UNITS, and the cosines of the best-aligned and the closest of them."""
-    judged = units[:JUDGED_UNITS]
-    stems = content_stems(claim)
-    pairs = np.array([pair_features(claim, u, stems) for u in judged])
-    conflict = (pairs[:, 4:].max(axis=1) * pairs[:, 0]).max()
-    return np.array([*pairs[0, :4], conflict, judged[0].cosine, max(u.cosine for u in judged)])
+    """DECISION_FEATURES of a claim: the pair features of its best-aligned unit, its conflict (a changed number or
+    date, month, trend or negation, weighted by the unit's coverage of the claim), and the cosines of the
+    best-aligned unit and of the closest of the first JUDGED_UNITS."""
+    best = pair_features(claim, units[0], content_stems(claim))
+    return np.array([*best[:4], max(best[4:]) * best[0], units[0].cosine, max(u.cosine for u in units[:JUDGED_UNITS])])
 
 
 def verdict_probabilities(model: dict, x: np.ndarray) -> np.ndarray:
@@ -431,21 +428,20 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
     p = verdict_probabilities(model, x)
     scores = {name: round(float(v), 4) for name, v in zip(DECISION_FEATURES, x)}
     scores.update({f"p_{v}": round(float(q), 4) for v, q in zip(VERDICTS, p)})
-    judged = units[:JUDGED_UNITS]
-    stems = content_stems(core)
-    conflicts = [typed_conflicts(core, u.text, u.paragraph, stems) for u in judged]
-    verdict = "not_in_corpus"
+    judged = units[:2]
+    conflicts = [typed_conflicts(core, u.text, u.paragraph, content_stems(core)) for u in judged]
+    verdict, unit = "not_in_corpus", units[0]
     if p.argmax() == 0 and p[0] >= model["support_min"] and not conflicts[0]:
         # the closer of the two best-aligned units, if free of conflict: a sentence alone, not diluted by its neighbour
-        verdict, unit = "supported", max((u for u, c in zip(judged[:2], conflicts) if not c), key=lambda u: u.cosine)
+        verdict, unit = "supported", max((u for u, c in zip(judged, conflicts) if not c), key=lambda u: u.cosine)
     elif p.argmax() == 1:
-        verdict, unit = "refuted", next((u for u, c in zip(judged, conflicts) if c), judged[0])
-    quotes = quote_unit(engine, unit, passages) if verdict != "not_in_corpus" and unit is not None else []
+        verdict = "refuted"  # on the best-aligned unit, whose conflict the model weighed
+    quotes = quote_unit(engine, unit, passages) if verdict != "not_in_corpus" else []
     if not quotes:
         return ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages, scores=scores,
                            reason=f"the documents do not settle this claim (supported {p[0]:.0%}, refuted {p[1]:.0%}); "
                            f"the closest source sentence: \u201c{_clip(units[0].text)}\u201d")
-    found = [c for _, c in conflicts[judged.index(unit)]] if verdict == "refuted" else []
+    found = [c for _, c in conflicts[0]] if verdict == "refuted" else []
     if verdict == "supported":
         reason = f"a source sentence says the same (supported {p[0]:.0%})"
     elif found:
