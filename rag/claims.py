@@ -199,11 +199,6 @@ def negated_terms(text: str) -> tuple[set[str], str]:
     return out, span.strip()
 
 
-def find_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str]) -> list[Conflict]:
-    """The conflicts of `typed_conflicts`, without their kinds."""
-    return [c for _, c in typed_conflicts(claim, source, paragraph, claim_stems)]
-
-
 def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str]) -> list[tuple[str, Conflict]]:
     """Differences, by kind, between a claim and a closely matching source sentence that may contradict it:
     a number or date its paragraph does not have where the sentence has another, opposite trends
