@@ -1,11 +1,14 @@
 """Claim verification: does the collection support a claim, contradict it, or say nothing about it?
 
-The default path needs no LLM. It retrieves passages for the claim, cuts them into sentences (and
-pairs of adjacent sentences), and aligns the claim with each by embedding cosine and by the share
-of the claim's content words they contain. A close best-aligned match that differs in a number, a
-date, a direction (rose/fell) or a negation is `refuted`; otherwise a close match without such a
-difference among the few best-aligned is `supported`; anything weaker is `not_in_corpus`. Thresholds were
-calibrated on the dev claims (`rag eval claims` prints the features it used).
+The default path needs no LLM. It retrieves passages for the claim, cuts them into sentences (and pairs of
+adjacent sentences), and aligns the claim with each by embedding cosine and by the share of the claim's
+content words they contain. Over the best-aligned few it measures what a careful reader checks: how much of
+the claim's words and numbers the source paragraph holds, and whether a number, a date, a trend (rose/fell)
+or a negation conflicts. A multinomial logistic model fitted on our own training claims
+(training/fit_claims.py, rag/claim_model.json; never on eval data) turns these into probabilities of the
+three verdicts. A claim is `supported` only when that probability clears a floor fitted to keep false
+"supported" rare, `refuted` when refutation is most likely (with the conflicting spans side by side when
+one is found), and otherwise `not_in_corpus`, with the closest source sentence named in the reason.
 
 With an LLM, the model reads the numbered passages and answers in a fixed format; its quotations
 are verified against the cited documents like any other, and an unreadable reply falls back to the
@@ -14,16 +17,18 @@ extractive verdict.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.chunking import split_sentences
-from rag.errors import BadInput
+from rag.errors import BadInput, ModelMissing
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
 from rag.text import STOP_WORDS
@@ -32,14 +37,9 @@ from rag.types import Quote, ScoredPassage
 Verdict = Literal["supported", "refuted", "not_in_corpus"]
 VERDICTS = ("supported", "refuted", "not_in_corpus")
 
-# Calibrated on the 15 claims of ../shared/eval/dev.jsonl (`rag eval claims` prints the features per claim).
-# On dev, the best sentence of a supported claim had cosine >= 0.72 and alignment >= 0.54; of a
-# not_in_corpus claim, cosine <= 0.60 and alignment <= 0.47; of a refuted one, cosine >= 0.64.
-SUPPORT_COSINE = 0.66  # the best sentence must be this close to call a claim supported...
-SUPPORT_ALIGN = 0.50  # ...and its mean of cosine and content-word coverage this high
-REFUTE_COSINE = 0.62  # below this, a difference is not taken as a contradiction
+MODEL_FILE = Path(__file__).resolve().parent / "claim_model.json"  # written by training/fit_claims.py
 SEARCH_K = 10
-CONFLICT_CHECKED = 5
+JUDGED_UNITS = 4  # best-aligned units the pair model reads
 MIN_SENTENCE_WORDS = 5
 MAX_QUOTES = 2
 
@@ -105,7 +105,7 @@ class Unit:
     paragraph: str = ""  # the paragraph it comes from: a claim's number found there is not a conflict
     cosine: float = 0.0
     coverage: float = 0.0
-    conflicts: list[Conflict] = field(default_factory=list)
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros(3))  # of the pair model, once judged
 
     @property
     def align(self) -> float:
@@ -199,11 +199,11 @@ def negated_terms(text: str) -> tuple[set[str], str]:
     return out, span.strip()
 
 
-def find_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str]) -> list[Conflict]:
-    """Differences between a claim and a closely matching source sentence that contradict it:
+def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str]) -> list[tuple[str, Conflict]]:
+    """Differences, by kind, between a claim and a closely matching source sentence that may contradict it:
     a number or date its paragraph does not have where the sentence has another, opposite trends
     stated about the same terms, or terms that one side negates and the other asserts."""
-    out: list[Conflict] = []
+    out: list[tuple[str, Conflict]] = []
     claim_nums, source_nums = numbers_of(claim), numbers_of(source)
     passage_nums = numbers_of(paragraph)
     for n in claim_nums:
@@ -211,24 +211,24 @@ def find_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str
             continue
         rivals = [s for s in source_nums if not any(_same_number(c, s) for c in claim_nums) and _is_year(s) == _is_year(n)]
         if rivals:
-            out.append(Conflict(claim_span=_context(claim, n), source_span=_context(source, rivals[0])))
+            out.append(("number", Conflict(claim_span=_context(claim, n), source_span=_context(source, rivals[0]))))
     cw, sw = _words(claim), _words(source)
     claim_months = [m for m in _MONTHS if m in cw and m != "may"]
     source_months = [m for m in _MONTHS if m in sw and m != "may"]
     if claim_months and source_months and not set(claim_months) & set(source_months):
-        out.append(Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0])))
+        out.append(("month", Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0]))))
     c_dir, s_dir = _directions(cw, claim_stems), _directions(sw, claim_stems)
     for a, b in (("up", "down"), ("change", "same")):
         if (a in c_dir and b in s_dir and b not in c_dir) or (b in c_dir and a in s_dir and a not in c_dir):
-            out.append(Conflict(claim_span=_trend_span(claim, cw, a, b), source_span=_trend_span(source, sw, a, b)))
+            out.append(("direction", Conflict(claim_span=_trend_span(claim, cw, a, b), source_span=_trend_span(source, sw, a, b))))
     c_neg, c_span = negated_terms(claim)
     s_neg, s_span = negated_terms(source)
     source_stems, claim_all = content_stems(source), claim_stems
     # only when one side has no negation at all: "could not order more than" ~ "does not exceed"
     if c_neg and not s_neg and c_neg & source_stems:
-        out.append(Conflict(claim_span=c_span, source_span=_stem_context(source, c_neg & source_stems)))
+        out.append(("negation", Conflict(claim_span=c_span, source_span=_stem_context(source, c_neg & source_stems))))
     elif s_neg and not c_neg and s_neg & claim_all:
-        out.append(Conflict(claim_span=_stem_context(claim, s_neg & claim_all), source_span=s_span))
+        out.append(("negation", Conflict(claim_span=_stem_context(claim, s_neg & claim_all), source_span=s_span)))
     return out
 
 
@@ -297,7 +297,7 @@ def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
 
 
 def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> list[Unit]:
-    """Evidence units scored against the claim, best first, with the conflicts of each."""
+    """Evidence units scored against the claim, best first."""
     units = evidence_units(passages)
     if not units:
         return []
@@ -309,8 +309,6 @@ def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> 
         u.cosine = float(cos)
         u.coverage = len(wanted & content_stems(u.text)) / max(len(wanted), 1)
     units.sort(key=lambda u: u.align, reverse=True)
-    for u in units[:CONFLICT_CHECKED]:
-        u.conflicts = find_conflicts(claim, u.text, u.paragraph, wanted)
     return units
 
 
@@ -327,22 +325,83 @@ def gather(engine, claim: str) -> tuple[str, list[ScoredPassage], list[Unit]]:
     return core, passages, align(engine, core, drop, passages)
 
 
+# ---------------------------------------------------------------- learned scores
+
+# What one (source sentence, claim) pair shows.
+PAIR_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "month", "direction", "negation", "number_swap")
+# What the best-aligned units show together: the decision model's inputs (fitted by training/fit_claims.py).
+DECISION_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "conflict", "cosine", "best_cosine")
+
+
+def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
+    """PAIR_FEATURES of a claim against one evidence unit (the words and numbers of its paragraph count as seen)."""
+    paragraph = unit.paragraph or unit.text
+    seen = content_stems(paragraph)
+    claim_nums, unit_nums = numbers_of(claim), numbers_of(unit.text)
+    unseen = [n for n in claim_nums if not any(_same_number(n, p) for p in numbers_of(paragraph))]
+    rival = [n for n in unseen if any(_is_year(u) == _is_year(n) and not any(_same_number(c, u) for c in claim_nums)
+                                     for u in unit_nums)]
+    kinds = {kind for kind, _ in typed_conflicts(claim, unit.text, paragraph, claim_stems)}
+    coverage = len(claim_stems & seen) / max(len(claim_stems), 1)
+    # a number changed where the words around it are the same ("in July 1936" vs "in July of 1932"): a wrong number or date
+    swap = any(_around(claim, n) & _around(unit.text, u) for n in rival for u in unit_nums if _is_year(u) == _is_year(n))
+    return [coverage, min(len(claim_stems - seen), 6) / 6, float(bool(rival)), float(bool(unseen) and not rival),
+            float("month" in kinds), float("direction" in kinds), float("negation" in kinds), float(swap)]
+
+
+def _around(text: str, number: str, width: int = 3) -> set[str]:
+    """Content stems within `width` words of a number in a text."""
+    words = re.findall(r"[\w.,]+", text.lower())
+    out: set[str] = set()
+    for i, w in enumerate(words):
+        if numbers_of(w) == [number]:
+            out |= content_stems(" ".join(words[max(0, i - width) : i] + words[i + 1 : i + width + 1]))
+    return {stem for stem in out if not stem[0].isdigit()}
+
+
+def decision_features(claim: str, units: list[Unit]) -> np.ndarray:
+    """DECISION_FEATURES of a claim: the pair features of its best-aligned unit, its conflict (a changed number or
+    date, month, trend or negation, weighted by the unit's coverage of the claim), and the cosines of the
+    best-aligned unit and of the closest of the first JUDGED_UNITS."""
+    best = pair_features(claim, units[0], content_stems(claim))
+    return np.array([*best[:4], max(best[4:]) * best[0], units[0].cosine, max(u.cosine for u in units[:JUDGED_UNITS])])
+
+
+def verdict_probabilities(model: dict, x: np.ndarray) -> np.ndarray:
+    """P(supported, refuted, not_in_corpus) of the fitted multinomial logistic model."""
+    z = x @ np.asarray(model["coef"]).T + np.asarray(model["intercept"])
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+@lru_cache(maxsize=1)
+def claim_model() -> dict:
+    """The fitted decision model (rag/claim_model.json, written by training/fit_claims.py)."""
+    try:
+        model = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelMissing(f"{MODEL_FILE} is missing or unreadable: run training/fit_claims.py") from e
+    if tuple(model["features"]) != DECISION_FEATURES:
+        raise ModelMissing(f"{MODEL_FILE} was fitted on other features: run training/fit_claims.py")
+    return model
+
+
 # ---------------------------------------------------------------- verdicts
 
 
 def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimResult:
     """Judge a claim against the engine's collection: supported, refuted or not_in_corpus, with quotations.
 
-    Without an LLM (the `extractive` generator) the verdict comes from sentence alignment; with one
-    (`chat_model`, or settings.answer.generator naming a server), the model judges and the alignment
+    Without an LLM (the `extractive` generator) the verdict comes from the fitted models; with one
+    (`chat_model`, or settings.answer.generator naming a server), the model judges and the extractive
     verdict is the fallback when its reply cannot be read.
     """
     settings = settings or engine.settings
     if not isinstance(claim, str) or not claim.strip():
         raise BadInput("the claim is empty; type a statement to check against the documents")
     claim = clean_question(claim, settings.retrieval.max_question_chars)
-    _, passages, units = gather(engine, claim)
-    result = judge_extractive(engine, claim, passages, units)
+    core, passages, units = gather(engine, claim)
+    result = judge_extractive(engine, claim, passages, units, core)
     if chat_model is None and settings.answer.generator == "extractive":
         return result
     if chat_model is None:
@@ -353,51 +412,44 @@ def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimRes
     return judge_with_llm(engine, claim, passages, chat_model, settings, fallback=result, name=name)
 
 
-def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: list[Unit]) -> ClaimResult:
-    """The verdict from the best-aligned sentence (see the module docstring)."""
+def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: list[Unit], core: str = "") -> ClaimResult:
+    """The decision model's verdict over the best-aligned units (see the module docstring)."""
     if not units:
         return ClaimResult(
             claim=claim, verdict="not_in_corpus", passages=passages, reason="no passage of the collection deals with this claim"
         )
-    best = units[0]
-    scores = {"cosine": round(best.cosine, 4), "coverage": round(best.coverage, 4), "align": round(best.align, 4)}
-    weak = ClaimResult(
-        claim=claim,
-        verdict="not_in_corpus",
-        passages=passages,
-        scores=scores,
-        reason=f"the closest source sentence is only a weak match (similarity {best.cosine:.2f}, "
-        f"{best.coverage:.0%} of the claim's content words)",
-    )
-    quotes = quote_unit(engine, best, passages)
+    model, core = claim_model(), core or claim
+    x = decision_features(core, units)
+    p = verdict_probabilities(model, x)
+    scores = {name: round(float(v), 4) for name, v in zip(DECISION_FEATURES, x)}
+    scores.update({f"p_{v}": round(float(q), 4) for v, q in zip(VERDICTS, p)})
+    judged = units[:2]
+    conflicts = [typed_conflicts(core, u.text, u.paragraph, content_stems(core)) for u in judged]
+    verdict, unit = "not_in_corpus", units[0]
+    if p.argmax() == 0 and p[0] >= model["support_min"] and not conflicts[0]:
+        # the closer of the two best-aligned units, if free of conflict: a sentence alone, not diluted by its neighbour
+        verdict, unit = "supported", max((u for u, c in zip(judged, conflicts) if not c), key=lambda u: u.cosine)
+    elif p.argmax() == 1:
+        verdict = "refuted"  # on the best-aligned unit, whose conflict the model weighed
+    quotes = quote_unit(engine, unit, passages) if verdict != "not_in_corpus" else []
     if not quotes:
-        return weak
-    if best.conflicts and best.cosine >= REFUTE_COSINE:
-        c = best.conflicts[0]
-        return ClaimResult(
-            claim=claim,
-            verdict="refuted",
-            quotes=quotes,
-            conflicts=best.conflicts,
-            passages=passages,
-            scores=scores,
-            reason=f"the closest source sentence differs: claim \u201c{c.claim_span}\u201d vs source \u201c{c.source_span}\u201d",
-        )
-    # One sentence alone may match where the best-aligned unit pairs it with a sentence that dilutes it.
-    support = next((u for u in units[:CONFLICT_CHECKED]
-                    if u.cosine >= SUPPORT_COSINE and u.align >= SUPPORT_ALIGN and not u.conflicts), None)
-    quotes = quote_unit(engine, support, passages) if support is not None else []
-    if quotes:
-        return ClaimResult(
-            claim=claim,
-            verdict="supported",
-            quotes=quotes,
-            passages=passages,
-            scores={"cosine": round(support.cosine, 4), "coverage": round(support.coverage, 4), "align": round(support.align, 4)},
-            reason=f"a source sentence says the same (similarity {support.cosine:.2f}, "
-            f"{support.coverage:.0%} of the claim's content words)",
-        )
-    return weak
+        return ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages, scores=scores,
+                           reason=f"the documents do not settle this claim (supported {p[0]:.0%}, refuted {p[1]:.0%}); "
+                           f"the closest source sentence: \u201c{_clip(units[0].text)}\u201d")
+    found = [c for _, c in conflicts[0]] if verdict == "refuted" else []
+    if verdict == "supported":
+        reason = f"a source sentence says the same (supported {p[0]:.0%})"
+    elif found:
+        reason = f"the source differs: claim \u201c{found[0].claim_span}\u201d vs source \u201c{found[0].source_span}\u201d"
+    else:
+        reason = f"the closest source sentence says otherwise (refuted {p[1]:.0%})"
+    return ClaimResult(claim=claim, verdict=verdict, quotes=quotes, conflicts=found, passages=passages,
+                       scores=scores, reason=reason)
+
+
+def _clip(text: str, words: int = 30) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + (" \u2026" if len(parts) > words else "")
 
 
 def quote_unit(engine, unit: Unit, passages: list[ScoredPassage]) -> list[Quote]:

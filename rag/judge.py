@@ -4,9 +4,10 @@ A cross-encoder (all-MiniLM-L6-v2's weights with a 3-way head) reads "premise [S
 the probabilities of `supported`, `refuted` and `not_in_corpus`. It is trained on premise / claim
 triples written by hand for this project on texts *other* than any indexed collection
 (training/claims/pairs.jsonl: faithful paraphrases, reversals inside paraphrases, negations, wrong
-numbers, dates, actors and places, related but unverifiable statements), plus claims of
-training/train/items.jsonl when that split is present. Nothing here depends on the indexed documents,
-so one trained judge serves every index.
+numbers, dates, actors and places, related but unverifiable statements). The claims of
+training/train/items.jsonl are kept out of it: they fit the decision layer of rag/claims.py on retrieved
+evidence (training/fit_claims.py), which needs a judge that has not seen them. Nothing here depends on the
+indexed documents, so one trained judge serves every index.
 
 The judge is trained on first use (a few minutes on 2 cores, seeded) and cached by the hash of what
 made it: the training files, the seed, the recipe version and the base weights. Its folder holds a
@@ -41,7 +42,7 @@ LABELS = ("supported", "refuted", "not_in_corpus")
 TRAINING_DIR = PROJECT_ROOT / "training"
 PAIRS_FILE = TRAINING_DIR / "claims" / "pairs.jsonl"
 TRAIN_SPLIT_ITEMS = TRAINING_DIR / "train" / "items.jsonl"
-RECIPE_VERSION = 1  # bump when the recipe below changes, so cached judges are trained again
+RECIPE_VERSION = 2  # bump when the recipe below changes, so cached judges are trained again
 Progress = Callable[[str, int, int], None]
 
 
@@ -121,8 +122,8 @@ def training_triples(groups: list[dict], extra: list[Triple], recipe: Recipe) ->
 
 
 def training_inputs() -> list[Path]:
-    """The files the judge is trained from (the train split only when it exists)."""
-    return [p for p in (PAIRS_FILE, TRAIN_SPLIT_ITEMS) if p.exists()]
+    """The files the judge is trained from."""
+    return [PAIRS_FILE]
 
 
 # ---------------------------------------------------------------- training
@@ -221,7 +222,7 @@ def judge_dir(recipe: Recipe | None = None, cache: Path | None = None) -> Path:
     with _train_lock:
         if not (target / "judge.json").exists():
             cache.mkdir(parents=True, exist_ok=True)
-            triples = training_triples(read_groups(), split_items(), recipe)
+            triples = training_triples(read_groups(), [], recipe)
             tmp = Path(tempfile.mkdtemp(dir=cache))
             try:
                 report = train_judge(tmp, recipe, triples)
