@@ -108,3 +108,26 @@ def test_answer_json_says_what_was_searched(small_engine):
     data = result.to_json_dict()
     assert data["standalone_question"] == result.standalone_question != ""
     assert data["question"] == "What did it replace?"
+
+
+def test_extractive_shortlist_ranks_every_sentence_by_the_index_vectors(small_engine):
+    """Candidates from an indexed passage take the index's own sentence vectors (no embedding at question time), so
+    sentences beyond the first few by word overlap can still be read; a candidate the index lacks is embedded now."""
+    import numpy as np
+
+    from rag.extractive import ExtractiveGenerator
+
+    generator = ExtractiveGenerator(small_engine.embedder, index=small_engine.index)
+    hits = small_engine.search("When was the Turksib railway finished?", k=2)
+    candidates = generator.candidates(hits)
+    stored = generator._stored_vectors(candidates, hits)
+    assert stored is not None and len(stored) == len(candidates)
+    checked = 0
+    for candidate, vector in zip(candidates, stored):
+        p = hits[candidate.passage - 1].passage
+        own = [s for s in small_engine.index.sentences_in(p.doc.file, p.start, p.end) if s.text.strip() == candidate.text]
+        if own:  # a candidate that is one whole sentence carries exactly that sentence's vector
+            assert np.allclose(vector, own[0].vector / np.linalg.norm(own[0].vector), atol=1e-5)
+            checked += 1
+    assert checked > 0
+    assert ExtractiveGenerator(small_engine.embedder)._stored_vectors(candidates, hits) is None  # no index: embed as before
