@@ -206,6 +206,41 @@ def measure_one(backend: str, data: Path, index_dir: Path, queries: int) -> dict
             "dense_top": dense_top, "hybrid_top": hybrid_top, "store": engine.index.manifest["store"], "ef_sweep": sweep}
 
 
+def measure_ivfpq(data: Path, queries: int, nlist: int = 1024, m: int = 48) -> list[dict]:
+    """The other approximate index the issue names, dense search alone: IVF-PQ (nlist lists, m-byte codes) trained on
+    the collection's vectors, against exact search, for a few nprobe; with its build time and size."""
+    import faiss
+
+    from rag.embed import Embedder
+    from rag.settings import Settings
+
+    vectors = np.load(data / "vectors.npy")
+    embedder = Embedder(Settings().embedding)
+    questions = np.stack([embedder.embed_query(q) for q in json.loads((data / "questions.json").read_text())[:queries]])
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(questions, 10)
+    del exact
+    t0 = time.perf_counter()
+    index = faiss.index_factory(vectors.shape[1], f"IVF{nlist},PQ{m}", faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    index.train(vectors[rng.choice(len(vectors), min(len(vectors), 64 * nlist), replace=False)])
+    index.add(vectors)
+    build = time.perf_counter() - t0
+    size_mb = faiss.serialize_index(index).nbytes / 2**20
+    rows = []
+    for nprobe in (8, 32, 128):
+        index.nprobe = nprobe
+        times, found = [], []
+        for q in questions:
+            t0 = time.perf_counter()
+            found.append(index.search(q[None, :], 10)[1][0].tolist())
+            times.append((time.perf_counter() - t0) * 1e3)
+        rows.append({"nprobe": nprobe, "recall": recall(found, truth.tolist()), "p50_ms": float(np.percentile(times, 50)),
+                     "build_s": build, "size_mb": size_mb})
+    return rows
+
+
 def recall(found: list[list], exact: list[list]) -> float:
     return float(np.mean([len(set(f) & set(e)) / max(1, len(e)) for f, e in zip(found, exact)]))
 
@@ -218,6 +253,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000, help="passages embedded by the real model")
     parser.add_argument("--work", type=Path, help="keep generated data here (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep every index built in --work, not only the flat one")
+    parser.add_argument("--ivfpq", action="store_true", help="also measure IVF-PQ, dense search alone (the store builds HNSW)")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "DATA", "INDEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -260,6 +296,10 @@ def main() -> None:
                 f.write(json.dumps({k: v for k, v in row.items() if not k.endswith("_top")}) + "\n")
             if backend != "faiss-flat" and not args.keep:
                 shutil.rmtree(index_dir, ignore_errors=True)
+        if args.ivfpq:
+            for run in measure_ivfpq(data, args.queries):
+                print(f"    IVF1024,PQ48 nprobe {run['nprobe']:>4}: dense recall@10 {run['recall']:.3f}, dense p50 "
+                      f"{run['p50_ms']:.2f} ms (built in {run['build_s']:.0f} s, {run['size_mb']:.0f} MB)", flush=True)
         print(f"  ({info['sample']} passages embedded by the model, {info['seconds_per_embedded_passage'] * 1e3:.1f} ms each:"
               f" all {size} would take {info['seconds_per_embedded_passage'] * size / 3600:.1f} h here)")
     print("\nbuild: write_index, all of it; peak: resident memory while building; RSS: once loaded; p50/p95: Retriever.search"
