@@ -145,30 +145,32 @@ def rss_mb(pid: int | None = None) -> float:
     return total / 2**20
 
 
-def measure_one(backend: str, data: Path, index_dir: Path, queries: int) -> dict:
-    """Build, load and query one index in this process; the figures as a dict."""
+def measure_one(backend: str, data: Path, index_dir: Path, queries: int, build_it: bool = True) -> dict:
+    """Build (unless not build_it: an index kept by --keep), load and query one index in this process; the figures."""
+    import gc
+
     from rag.api import Engine
     from rag.embed import Embedder
     from rag.store import write_index
 
-    with open(data / "texts.jsonl") as f:
-        texts = [json.loads(line) for line in f]
-    vectors = np.load(data / "vectors.npy", mmap_mode="r")
-    passages, documents = passages_of(texts)
-    del texts
     settings = settings_for(backend, index_dir)
-    files = {name: {"sha256": "-", "source": name, "encoding": "utf-8", "doc_id": name[:-4], "passages": PASSAGES_PER_DOC}
-             for name in documents}
-    import gc
-
-    gc.collect()
-    t0 = time.perf_counter()
-    write_index(index_dir, settings, files, passages, np.asarray(vectors), documents, [],
-                np.zeros((0, vectors.shape[1]), np.float32))
-    build = time.perf_counter() - t0
-    peak_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    del passages, documents
-    gc.collect()
+    build = peak_build = float("nan")
+    if build_it:
+        with open(data / "texts.jsonl") as f:
+            texts = [json.loads(line) for line in f]
+        vectors = np.load(data / "vectors.npy", mmap_mode="r")
+        passages, documents = passages_of(texts)
+        del texts
+        files = {name: {"sha256": "-", "source": name, "encoding": "utf-8", "doc_id": name[:-4],
+                        "passages": PASSAGES_PER_DOC} for name in documents}
+        gc.collect()
+        t0 = time.perf_counter()
+        write_index(index_dir, settings, files, passages, np.asarray(vectors), documents, [],
+                    np.zeros((0, vectors.shape[1]), np.float32))
+        build = time.perf_counter() - t0
+        peak_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        del passages, documents
+        gc.collect()
     embedder = Embedder(settings.embedding)
     t0 = time.perf_counter()
     engine = Engine(settings, embedder=embedder)
@@ -206,6 +208,41 @@ def measure_one(backend: str, data: Path, index_dir: Path, queries: int) -> dict
             "dense_top": dense_top, "hybrid_top": hybrid_top, "store": engine.index.manifest["store"], "ef_sweep": sweep}
 
 
+def measure_ivfpq(data: Path, queries: int, nlist: int = 1024, m: int = 48) -> list[dict]:
+    """The other approximate index the issue names, dense search alone: IVF-PQ (nlist lists, m-byte codes) trained on
+    the collection's vectors, against exact search, for a few nprobe; with its build time and size."""
+    import faiss
+
+    from rag.embed import Embedder
+    from rag.settings import Settings
+
+    vectors = np.load(data / "vectors.npy")
+    embedder = Embedder(Settings().embedding)
+    questions = np.stack([embedder.embed_query(q) for q in json.loads((data / "questions.json").read_text())[:queries]])
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(questions, 10)
+    del exact
+    t0 = time.perf_counter()
+    index = faiss.index_factory(vectors.shape[1], f"IVF{nlist},PQ{m}", faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    index.train(vectors[rng.choice(len(vectors), min(len(vectors), 64 * nlist), replace=False)])
+    index.add(vectors)
+    build = time.perf_counter() - t0
+    size_mb = faiss.serialize_index(index).nbytes / 2**20
+    rows = []
+    for nprobe in (8, 32, 128):
+        index.nprobe = nprobe
+        times, found = [], []
+        for q in questions:
+            t0 = time.perf_counter()
+            found.append(index.search(q[None, :], 10)[1][0].tolist())
+            times.append((time.perf_counter() - t0) * 1e3)
+        rows.append({"nprobe": nprobe, "recall": recall(found, truth.tolist()), "p50_ms": float(np.percentile(times, 50)),
+                     "build_s": build, "size_mb": size_mb})
+    return rows
+
+
 def recall(found: list[list], exact: list[list]) -> float:
     return float(np.mean([len(set(f) & set(e)) / max(1, len(e)) for f, e in zip(found, exact)]))
 
@@ -218,11 +255,14 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000, help="passages embedded by the real model")
     parser.add_argument("--work", type=Path, help="keep generated data here (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep every index built in --work, not only the flat one")
+    parser.add_argument("--load-only", action="store_true", help="measure the indexes kept in --work by an earlier --keep run "
+                        "again (with the current search settings) instead of building them")
+    parser.add_argument("--ivfpq", action="store_true", help="also measure IVF-PQ, dense search alone (the store builds HNSW)")
     parser.add_argument("--one", nargs=3, metavar=("BACKEND", "DATA", "INDEX"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         backend, data, index_dir = args.one
-        print("RESULT " + json.dumps(measure_one(backend, Path(data), Path(index_dir), args.queries)))
+        print("RESULT " + json.dumps(measure_one(backend, Path(data), Path(index_dir), args.queries, not args.load_only)))
         return
     from common import describe_machine
 
@@ -239,9 +279,11 @@ def main() -> None:
         exact = None
         for backend in args.backends:
             index_dir = work / f"index-{size}-{backend}"
-            shutil.rmtree(index_dir, ignore_errors=True)
+            if not args.load_only:
+                shutil.rmtree(index_dir, ignore_errors=True)
             out = subprocess.run([sys.executable, __file__, "--queries", str(args.queries), "--one", backend, str(data),
-                                  str(index_dir)], capture_output=True, text=True, check=False)
+                                  str(index_dir), *(["--load-only"] if args.load_only else [])],
+                                 capture_output=True, text=True, check=False)
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 print(f"{backend} at {size}: failed\n{out.stderr[-2000:]}", flush=True)
@@ -258,8 +300,12 @@ def main() -> None:
                 print(f"    HNSW efSearch {ef:>4}: dense recall@10 {run['recall']:.3f}, dense p50 {run['p50_ms']:.2f} ms", flush=True)
             with open(work / "results.jsonl", "a") as f:  # every figure, for docs/scale.md
                 f.write(json.dumps({k: v for k, v in row.items() if not k.endswith("_top")}) + "\n")
-            if backend != "faiss-flat" and not args.keep:
+            if backend != "faiss-flat" and not args.keep and not args.load_only:
                 shutil.rmtree(index_dir, ignore_errors=True)
+        if args.ivfpq:
+            for run in measure_ivfpq(data, args.queries):
+                print(f"    IVF1024,PQ48 nprobe {run['nprobe']:>4}: dense recall@10 {run['recall']:.3f}, dense p50 "
+                      f"{run['p50_ms']:.2f} ms (built in {run['build_s']:.0f} s, {run['size_mb']:.0f} MB)", flush=True)
         print(f"  ({info['sample']} passages embedded by the model, {info['seconds_per_embedded_passage'] * 1e3:.1f} ms each:"
               f" all {size} would take {info['seconds_per_embedded_passage'] * size / 3600:.1f} h here)")
     print("\nbuild: write_index, all of it; peak: resident memory while building; RSS: once loaded; p50/p95: Retriever.search"

@@ -181,7 +181,11 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
 
         pipeline = RayPipeline(ray, settings)
         t0 = time.perf_counter()
-        prepared = pipeline.prepare(files, {name: e["sha256"] for name, e in old_files.items()}, edits, model_dir, progress)
+        try:
+            prepared = pipeline.prepare(files, {name: e["sha256"] for name, e in old_files.items()}, edits, model_dir, progress)
+        except BaseException:
+            pipeline.close()
+            raise
         report.timings["clean"] += time.perf_counter() - t0
     for n, path in enumerate(files, start=1):
         if progress:
@@ -330,7 +334,7 @@ def _embed_and_write(index_dir: Path, settings: Settings, report: IngestReport, 
     report.embedded = sum(len(kept_passages[name]) for name in to_embed)
     t0 = time.perf_counter()
     all_passages = [p for name in order for p in kept_passages[name]]
-    dim = rows[order[0]].shape[1] if order else 384
+    dim = rows[order[0]].shape[1] if order else 384  # an empty index: no vector's length to check against
     embeddings = np.vstack([rows[name] for name in order]) if order else np.zeros((0, dim), dtype=np.float32)
     all_sentences = [x for name in order for x in sentences[name][0]]
     sentence_embeddings = np.vstack([sentences[name][1] for name in order]) if order else np.zeros((0, dim), np.float32)

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.backends.base import Searcher, store_for
-from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch
-from rag.lexical import bm25_tokenize
+from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
+from rag.lexical import bm25_tokenize  # noqa: F401 (importable from here, as before rag.lexical)
 from rag.settings import Settings
 from rag.types import Passage, Sentence
 
@@ -64,9 +64,6 @@ def passage_context(passage: Passage) -> str:
 def embedding_text(passage: Passage) -> str:
     """The text embedded and searched for a passage: its context, then its text."""
     return passage_context(passage) + passage.text
-
-
-__all__ = ["Index", "bm25_tokenize", "load_index", "write_index"]  # bm25_tokenize: kept importable from here
 
 
 @dataclass
@@ -202,8 +199,6 @@ def load_index(root: Path, settings: Settings) -> Index:
 
 def _open_searcher(store, root: Path, gen: Path, manifest: dict, hint: str) -> Searcher:
     """The store's searcher over a generation; a store error of its own kind (RagError) passes through."""
-    from rag.errors import RagError
-
     try:
         return store.open(root, gen, manifest)
     except RagError:

@@ -153,3 +153,19 @@ def test_an_unreachable_server_is_one_line_naming_the_uri(tmp_path, monkeypatch,
     assert rag_main(["ingest", str(DATA / "docs" / "planning.md"), "--index", str(tmp_path / "index")]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
     assert err.startswith(f"error: cannot reach the Milvus server at {uri}") and "RAG_STORE__URI" in err
+
+
+def test_an_adapted_index_keeps_its_model_and_vectors_in_milvus(tmp_path):
+    """`rag ingest --adapt` with the milvus store: the adapted model stays in the generation folder, its vectors go to
+    Milvus, and the engine searches them with that model."""
+    from rag.settings import AdaptSettings
+
+    settings = milvus_settings(tmp_path / "index")
+    settings.adapt = AdaptSettings(batch_size=2, max_steps=2)  # the mechanics only, as in tests/test_adapt.py
+    ingest([DATA / "docs"], settings, settings.index_dir, adapt=True)
+    engine = Engine(settings)
+    assert engine.index.adaptation and engine.index.model_dir.is_dir() and engine.adapted
+    assert engine.index.manifest["store"]["backend"] == "milvus"
+    assert engine.search("When was the State Planning Commission created?", 1)[0].passage.doc.file == "planning.md"
+    again = ingest([DATA / "docs"], settings, settings.index_dir, adapt=True)
+    assert not again.changed, "adapted to exactly these files already: nothing to do"

@@ -1,9 +1,9 @@
 """The embedded default: a FAISS index (exact, or HNSW above settings.store.approximate_above passages) and a
 bm25s index, as files in the generation folder.
 
-HNSW over IVF-PQ: on 1M synthetic passages (benchmarks/scale.py) HNSW32 keeps the vectors whole, so its recall@10
-against exact search stays near 1 for a query cost of a millisecond or two, while IVF-PQ trades recall for memory this
-machine does not need to save at this size."""
+HNSW over IVF-PQ, measured by benchmarks/scale.py (docs/scale.md): on the same synthetic vectors HNSW32 found more of
+exact search's top 10 (0.99 at 100k, 0.70 at 1M with efSearch 512, 2.4-3.7 ms) than IVF1024,PQ48 (0.59 and 0.46 at
+nprobe 128), whose 48-byte codes save memory this machine does not need to save at a million passages."""
 
 from __future__ import annotations
 
