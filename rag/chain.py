@@ -93,13 +93,13 @@ def resolve_question(engine: Engine, question: str, history: History | None, k: 
     oppose it?") finds little on its own and much once its subject is back.
     """
     question = clean_question(question, 10_000)
-    alone = engine.search(question, k)
     if not history or not may_need_context(question):
-        return question, alone
+        return question, engine.search(question, k)
     joined = f"{conversation_context(history)} {question}"
     together = engine.search(joined, k)
     if len(content_words(question)) <= OWN_WORDS_OF_A_FOLLOW_UP:
         return joined, together
+    alone = engine.search(question, k)
     scorer = scorer or ExtractiveGenerator(engine.embedder, engine.settings.answer)
     if scorer.select(joined, together[:shown])[1] > scorer.select(question, alone[:shown])[1]:
         return joined, together
