@@ -103,6 +103,7 @@ class Unit:
     number: int  # 1-based passage number
     text: str
     paragraph: str = ""  # the paragraph it comes from: a claim's number found there is not a conflict
+    context: str = ""  # the work's title and the section heading: what "the reform" or "this policy" refers to
     cosine: float = 0.0
     coverage: float = 0.0
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(3))  # of the pair model, once judged
@@ -292,8 +293,19 @@ def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
                 for text in texts:
                     if text not in seen:  # retrieved passages overlap by a sentence
                         seen.add(text)
-                        units.append(Unit(number, text, para))
+                        units.append(Unit(number, text, para, _context_of(sp.passage)))
     return units
+
+
+def _context_of(passage) -> str:
+    """The words a passage's sentences take for granted: its work's title and its section heading (numbers left
+    out, so a title's "1923-1930" is not a date the sentence gives)."""
+    return re.sub(r"\d+", " ", f"{passage.doc.title} {passage.section}")
+
+
+def unit_stems(unit: Unit, text: str) -> set[str]:
+    """Content stems of one of a unit's texts, with those of its context."""
+    return content_stems(text) | content_stems(unit.context)
 
 
 def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> list[Unit]:
@@ -307,7 +319,7 @@ def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> 
     wanted = content_stems(claim, drop)
     for u, cos in zip(units, cosines):
         u.cosine = float(cos)
-        u.coverage = len(wanted & content_stems(u.text)) / max(len(wanted), 1)
+        u.coverage = len(wanted & unit_stems(u, u.text)) / max(len(wanted), 1)
     units.sort(key=lambda u: u.align, reverse=True)
     return units
 
@@ -336,7 +348,7 @@ DECISION_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "
 def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
     """PAIR_FEATURES of a claim against one evidence unit (the words and numbers of its paragraph count as seen)."""
     paragraph = unit.paragraph or unit.text
-    seen = content_stems(paragraph)
+    seen = unit_stems(unit, paragraph)
     claim_nums, unit_nums = numbers_of(claim), numbers_of(unit.text)
     unseen = [n for n in claim_nums if not any(_same_number(n, p) for p in numbers_of(paragraph))]
     rival = [n for n in unseen if any(_is_year(u) == _is_year(n) and not any(_same_number(c, u) for c in claim_nums)

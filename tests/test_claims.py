@@ -65,6 +65,15 @@ def test_changed_percentage_is_refuted(corpus_engine):
     assert_verbatim(corpus_engine, result)
 
 
+def test_claim_naming_the_works_subject_is_supported_by_a_sentence_that_takes_it_for_granted(corpus_engine):
+    """Ha's sentence says "the original proposal ... was finally adopted by the supreme Soviet in May" in an article
+    titled "... the Sovnarkhoz Reform ...": the title supplies what the sentence takes for granted."""
+    result = verify_claim(corpus_engine, "The sovnarkhoz reform was adopted in 1957.")
+    assert result.verdict == "supported", (result.reason, result.scores)
+    assert any("finally adopted by the supreme Soviet" in q.text for q in result.quotes)
+    assert_verbatim(corpus_engine, result)
+
+
 def test_off_topic_claim_is_not_in_corpus_without_quotes(corpus_engine):
     result = verify_claim(corpus_engine, OFF_TOPIC)
     assert result.verdict == "not_in_corpus"
