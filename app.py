@@ -32,7 +32,9 @@ def load_engine(settings):
     t0 = time.perf_counter()
     engine = Engine(settings)
     if settings.answer.mode == "read":
-        engine.reader.start_loading()  # the reading model (a few seconds): the first answer may wait for it
+        # the reading model: seconds, or about a minute the first time (converted from GGUF once); until it is
+        # loaded, answers come from the fast mode
+        engine.reader.start_loading()
     files = len(engine.index.manifest["files"])
     print(f"index loaded: {files} documents, {len(engine.index.passages)} passages ({time.perf_counter() - t0:.1f} s)",
           file=sys.stderr, flush=True)

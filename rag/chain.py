@@ -101,7 +101,8 @@ def resolve_question(engine: Engine, question: str, history: History | None, k: 
         return joined, together
     alone = engine.search(question, k)
     scorer = scorer or ExtractiveGenerator(engine.embedder, engine.settings.answer)
-    if scorer.select(joined, together[:shown])[1] > scorer.select(question, alone[:shown])[1]:
+    # the fast mode's evidence scores: the reading model would double a follow-up's wait for the same contest
+    if scorer.select(joined, together[:shown], reading=False)[1] > scorer.select(question, alone[:shown], reading=False)[1]:
         return joined, together
     return question, alone
 

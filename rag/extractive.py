@@ -67,8 +67,9 @@ class ExtractiveGenerator:
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
-        picked, evidence = self.select(question, passages)
-        threshold = answerability_threshold() if self.reader is not None else self.settings.abstain_threshold
+        reading = self._reading()
+        picked, evidence = self.select(question, passages, reading)
+        threshold = answerability_threshold() if reading else self.settings.abstain_threshold
         if not picked or evidence < threshold:
             return Draft(text="", abstained=True)
         return compose(picked, passages)
@@ -94,10 +95,15 @@ class ExtractiveGenerator:
                     out.append(Candidate(number, sentence))
         return out
 
-    def select(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
+    def _reading(self) -> bool:
+        """Read mode, unless its model is still loading in the background: until then the fast mode answers."""
+        return self.reader is not None and not self.reader.loading
+
+    def select(self, question: str, passages: list[ScoredPassage], reading: bool | None = None
+               ) -> tuple[list[tuple[int, str]], float]:
         """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one
         (read mode: the probability that the passages answer the question)."""
-        if self.reader is not None:
+        if self._reading() if reading is None else reading:
             picked, features = self.read(question, passages)
             return picked, answerability(features) if picked else 0.0
         scored = self._shortlist(question, passages)

