@@ -163,7 +163,7 @@ def without_quoted(passages: list[ScoredPassage], history: History) -> list[Scor
 def drafts(generator: Generator, found: dict, shown: int) -> Iterator[str | Draft]:
     """The generator's tokens and Draft for what retrieval found. A follow-up is drafted first from the passages
     without the conversation's earlier quotations ("fresh"), and again from all of them if that finds nothing."""
-    draft = None
+    draft, generator = None, _drafter(generator, found)
     for passages in ([found["fresh"]] if found.get("fresh") else []) + [found["passages"][:shown]]:
         for piece in generator.stream(found["standalone"], passages):
             if isinstance(piece, Draft):
@@ -173,6 +173,14 @@ def drafts(generator: Generator, found: dict, shown: int) -> Iterator[str | Draf
         if draft is not None and not draft.abstained:
             break
     yield draft or Draft(text="", abstained=True)
+
+
+def _drafter(generator: Generator, found: dict) -> Generator:
+    """Who drafts: the generator, but for a follow-up the extractive one in its fast mode, since the reading model
+    would take the conversation's earlier question as a part of this one and answer it again."""
+    if found.get("fresh") is not None and isinstance(generator, ExtractiveGenerator):
+        return generator.without_reader()
+    return generator
 
 
 def build_chain(engine: Engine, generator: Generator, settings: Settings):

@@ -64,6 +64,10 @@ class ExtractiveGenerator:
         self.vocabulary = vocabulary  # every word of the indexed documents, lower-cased
         self.reader = reader  # the reading model; None in the fast mode
 
+    def without_reader(self) -> ExtractiveGenerator:
+        """The same generator in the fast mode."""
+        return ExtractiveGenerator(self.embedder, self.settings, self.vocabulary, None, self.index)
+
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
