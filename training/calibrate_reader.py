@@ -56,6 +56,7 @@ def reading_features(docs: Path, items_file: Path, saved: Path | None = None) ->
             answerable.append(bool(item.get("evidence")))
             print(f"  {item['id']}: " + ", ".join(f"{k} {v:+.2f}" for k, v in features.items()), flush=True)
     if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
         saved.write_text(json.dumps([rows, answerable]))
     names = sorted(rows[0])
     return names, np.array([[r.get(n, 0.0) for n in names] for r in rows]), np.array(answerable)
