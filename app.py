@@ -31,10 +31,6 @@ def load_engine(settings):
 
     t0 = time.perf_counter()
     engine = Engine(settings)
-    if settings.answer.mode == "read":
-        # the reading model: seconds, or about a minute the first time (converted from GGUF once); until it is
-        # loaded, answers come from the fast mode
-        engine.reader.start_loading()
     files = len(engine.index.manifest["files"])
     print(f"index loaded: {files} documents, {len(engine.index.passages)} passages ({time.perf_counter() - t0:.1f} s)",
           file=sys.stderr, flush=True)
@@ -75,6 +71,10 @@ def main() -> int:
             app.close()
         return 1
     print(f"ready: http://127.0.0.1:{args.port}", file=sys.stderr, flush=True)
+    if settings.answer.mode == "read":
+        # the reading model, once the app serves (seconds; about a minute the first time, converted from GGUF
+        # once): until it is loaded, answers come from the fast mode
+        engine.result().reader.start_loading()
     if settings.adapt.enabled:
         threading.Thread(target=adapt_in_background, args=(engine.result(),), daemon=True, name="adapt").start()
     app.block_thread()
