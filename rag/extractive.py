@@ -94,7 +94,7 @@ class ExtractiveGenerator:
                         b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
                     sentence = para[a:b].strip().lstrip("-*• ")
                     if _MARKUP.search(sentence) or _RECORD.search(sentence) or _REFERENCE.search(sentence) \
-                            or _starts_mid_sentence(sentence):  # headings, table rows, records and notes are not answers
+                            or _starts_mid_sentence(sentence) or _breaks_off(sentence):  # headings, table rows, records, notes and fragments are not answers
                         continue
                     out.append(Candidate(number, sentence))
         return out
@@ -277,6 +277,15 @@ def _starts_mid_sentence(text: str) -> bool:
     """A fragment cut off by a page or note break ("expectation of local organs..."): not a quotation to open with."""
     first = next((ch for ch in text if ch.isalpha()), "")
     return first.islower()
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3})?$")
+
+
+def _breaks_off(text: str) -> bool:
+    """A sentence that stops without a full stop (a footnote number may follow it): cut off by a table, a page
+    or a list ("...were, as we have seen,21"), it does not say what it set out to."""
+    return not _SENTENCE_END.search(text.rstrip())
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:

@@ -119,6 +119,20 @@ def test_extractive_answer_never_opens_a_quotation_mid_sentence(small_engine):
     assert picked[0][1].startswith("The State Planning Commission was created in February 1921")
 
 
+def test_extractive_answer_never_quotes_a_sentence_that_breaks_off(small_engine):
+    """A sentence cut off by a table or a page ("..., as we have seen,21") is not quoted, however well it matches;
+    one that ends with a full stop and a note number is."""
+    from rag.extractive import ExtractiveGenerator
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    text = ("The State Planning Commission created in February 1921 was given tasks which were, as we have seen,21\n\n"
+            "The State Planning Commission was created in February 1921 to replace the earlier planning bodies.4")
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    candidates = ExtractiveGenerator(small_engine.embedder).candidates([passage])
+    assert [c.text for c in candidates] == ["The State Planning Commission was created in February 1921 to replace the "
+                                            "earlier planning bodies.4"]
+
+
 def test_answer_json_says_what_was_searched(small_engine):
     history = [("When was the State Planning Commission created?", "...")]
     result = answer(small_engine, "What did it replace?", history)
