@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import shutil
 import tempfile
 import threading
@@ -36,12 +35,10 @@ import numpy as np
 from rag.embed import bundled_model_path, default_cache_dir
 from rag.errors import ModelMissing
 from rag.settings import PROJECT_ROOT
-from rag.text import STOP_WORDS
 
 LABELS = ("supported", "refuted", "not_in_corpus")
 TRAINING_DIR = PROJECT_ROOT / "training"
 PAIRS_FILE = TRAINING_DIR / "claims" / "pairs.jsonl"
-TRAIN_SPLIT_ITEMS = TRAINING_DIR / "train" / "items.jsonl"
 RECIPE_VERSION = 2  # bump when the recipe below changes, so cached judges are trained again
 Progress = Callable[[str, int, int], None]
 
@@ -76,36 +73,12 @@ def read_groups(path: Path | None = None) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def split_items(path: Path | None = None) -> list[Triple]:
-    """Claims of the `train` split: a supported or refuted one with its evidence quotes as the premise, a
-    not_in_corpus one with the split's evidence that shares most words with it (same topic, not the fact)."""
-    path = path or TRAIN_SPLIT_ITEMS
-    if not path.exists():
-        return []
-    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    premises = [" ".join(e["quote"] for e in item["evidence"]) for item in items if item.get("evidence")]
-    out = []
-    for item in items:
-        if item.get("type") != "claim" or item.get("label") not in LABELS:
-            continue
-        if item.get("evidence"):
-            out.append(Triple(" ".join(e["quote"] for e in item["evidence"]), item["claim"], item["label"]))
-        elif premises:
-            words = _content_words(item["claim"])
-            out.append(Triple(max(premises, key=lambda p: len(words & _content_words(p))), item["claim"], "not_in_corpus"))
-    return out
-
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOP_WORDS}
-
-
-def training_triples(groups: list[dict], extra: list[Triple], recipe: Recipe) -> list[Triple]:
+def training_triples(groups: list[dict], recipe: Recipe) -> list[Triple]:
     """Every written pair, plus seeded variants: unrelated context around some premises, and claims
     paired with another group's premise as `not_in_corpus`."""
     rng = random.Random(recipe.seed)
     premises = [g["premise"] for g in groups]
-    out = list(extra)
+    out: list[Triple] = []
     for i, group in enumerate(groups):
         for label in LABELS:
             for claim in group.get(label, []):
@@ -222,7 +195,7 @@ def judge_dir(recipe: Recipe | None = None, cache: Path | None = None) -> Path:
     with _train_lock:
         if not (target / "judge.json").exists():
             cache.mkdir(parents=True, exist_ok=True)
-            triples = training_triples(read_groups(), [], recipe)
+            triples = training_triples(read_groups(), recipe)
             tmp = Path(tempfile.mkdtemp(dir=cache))
             try:
                 report = train_judge(tmp, recipe, triples)

@@ -39,12 +39,12 @@ def test_training_data_shares_no_text_with_the_corpus_the_eval_set_or_the_heldou
 
 def test_training_triples_are_seeded_and_add_neutral_pairs():
     groups = read_groups()
-    a = training_triples(groups, [], Recipe(seed=1))
-    assert a == training_triples(groups, [], Recipe(seed=1))
-    assert a != training_triples(groups, [], Recipe(seed=2))
+    a = training_triples(groups, Recipe(seed=1))
+    assert a == training_triples(groups, Recipe(seed=1))
+    assert a != training_triples(groups, Recipe(seed=2))
     written = sum(len(g[label]) for g in groups for label in LABELS)
     assert len(a) == written + len(groups)  # one foreign neutral per premise
-    assert len(training_triples(groups, [], Recipe(foreign_neutrals=0))) == written
+    assert len(training_triples(groups, Recipe(foreign_neutrals=0))) == written
 
 
 def test_cache_key_follows_the_training_data_and_recipe(tmp_path, monkeypatch):
