@@ -3,8 +3,10 @@ best answer the question, quoted verbatim and joined by short connective text.
 
 Two modes (settings.answer.mode):
 - read (default): the reading model (rag.reader, gemma-3-270m query likelihood) reads the most promising
-  sentences and picks those that make the question most likely; whether they answer at all is a logistic
-  model of its reading features, fitted on our own training questions (training/calibrate_reader.py).
+  sentences and picks those that make the question most likely; they answer at all if the best one makes the
+  question more likely than no passage does (or, once training/calibrate_reader.py has written
+  rag/calibration.json, by its logistic model of the reading features). While the model loads in the
+  background, and for follow-ups (rag.chain), the fast mode answers.
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 """
 
@@ -107,7 +109,9 @@ class ExtractiveGenerator:
                ) -> tuple[list[tuple[int, str]], float]:
         """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one
         (read mode: the probability that the passages answer the question)."""
-        if self._reading() if reading is None else reading:
+        if reading is None:
+            reading = self._reading()
+        if reading:
             picked, features = self.read(question, passages)
             return picked, answerability(features) if picked else 0.0
         scored = self._shortlist(question, passages)
