@@ -130,7 +130,8 @@ class Embedder:
 
         def embed(rows: np.ndarray) -> None:
             stripped = [texts[j].strip() for j in rows]
-            encoded = self._reader.encode_batch_fast(stripped)
+            # the fast encoder leaves every token's offsets at (0, 0): spans need the tracking one
+            encoded = self._reader.encode_batch_fast(stripped) if spans is None else self._reader.encode_batch(stripped)
             mask = np.array([e.attention_mask for e in encoded], dtype=np.float32)
             hidden = states(encoded, threads)
             mean = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)

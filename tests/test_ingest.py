@@ -155,6 +155,20 @@ def test_embeddings_agree_with_the_fp32_model_and_queries_match_documents(corpus
     assert min(float(embedder.embed_query(t) @ v) for t, v in zip(texts, ours)) > 0.975
 
 
+def test_a_span_vector_is_pooled_from_its_own_tokens(embedder):
+    """Late chunking: each sentence's vector comes from its own tokens in the passage's run, so it is
+    closer to that sentence alone than to its neighbour."""
+    first = "The harvest of 1927 was poor in the Volga region."
+    second = "Steel output at Magnitogorsk doubled within three years."
+    text = f"  {first} {second}"  # leading spaces: offsets count in the text as given
+    spans = [(2, 2 + len(first)), (3 + len(first), len(text))]
+    _, (pooled,) = embedder.embed_with_spans([text], [spans])
+    alone = embedder.embed_documents([first, second])
+    assert np.allclose(np.linalg.norm(pooled, axis=1), 1.0, atol=1e-4), "a span inside the window got no vector"
+    assert pooled[0] @ alone[0] > pooled[0] @ alone[1]
+    assert pooled[1] @ alone[1] > pooled[1] @ alone[0]
+
+
 # --- a small index that changes -----------------------------------------------------------------
 
 @pytest.fixture()
