@@ -28,7 +28,7 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-main
 	touch $@
 
 # Brings the default index up to date after the corpus or the code changes (a no-op ingest when nothing did).
-# It is built without adapting the embedding model (20-80 s): app.py adapts it in the background while it
+# It is built without adapting the embedding model (30-45 s on 2 cores): app.py adapts it in the background while it
 # serves (rag/adapt.py: 6-13 minutes on 2 cores, once) and switches to the adapted index when it is ready.
 $(VENV)/.stamp-index: $(wildcard corpus/*) $(wildcard rag/*.py) $(VENV)/.stamp-main
 	$(BIN)/rag ingest corpus/ --index index/default

@@ -1,6 +1,6 @@
 """Serve the research assistant's chat app: `python app.py [--port N]` (or GRADIO_SERVER_PORT; default 7860).
 
-The default index is built first if it is missing, without adapting the embedding model (20-80 s).
+The default index is built first if it is missing, without adapting the embedding model (30-45 s on 2 cores).
 The index and the model load in a background thread while the web server starts, so the app
 answers as soon as both are up. Then, if settings.adapt.enabled and the model is not yet adapted to
 the indexed documents, it is adapted in the background (minutes, rag.adapt) and the app switches to
