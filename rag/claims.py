@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from rag.chunking import split_sentences
 from rag.errors import BadInput, ModelMissing
+from rag.lexical import stem
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
 from rag.text import STOP_WORDS
@@ -120,17 +121,10 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower())
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 @lru_cache(maxsize=20000)
 def _stem(word: str) -> str:
-    """The Snowball English stem of a word (the stemmer BM25 search uses)."""
-    return _stemmer().stemWord(word)
+    """The stem of a word, as BM25 search stems it."""
+    return stem(word)
 
 
 def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:

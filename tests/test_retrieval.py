@@ -50,6 +50,14 @@ def test_bm25_searches_what_a_question_is_about_not_how_it_is_asked(corpus_engin
     assert len(results) == 3 and all(r.bm25_score is None and r.dense_score is not None for r in results)
 
 
+
+def test_a_russian_plural_is_searched_as_its_singular(corpus_engine):
+    """The texts write "Sovnarkhoz" 77 times, "Sovnarkhozy" twice: a question in the plural finds the reform."""
+    assert query_terms("sovnarkhozy kulaki glavki") == query_terms("sovnarkhoz kulak glavk")
+    assert query_terms("crazy policy party") == ["crazi", "polici", "parti"]  # English words keep Snowball's stems
+    results = corpus_engine.search("Who opposed the sovnarkhozy?", k=5)
+    assert all("Sovnarkhoz Reform" in r.passage.doc.title for r in results[:3])
+
 @pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01"])
 def test_empty_question_is_a_clear_error(small_engine, question):
     with pytest.raises(BadInput, match="empty"):
