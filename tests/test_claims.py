@@ -65,13 +65,20 @@ def test_changed_percentage_is_refuted(corpus_engine):
     assert_verbatim(corpus_engine, result)
 
 
-def test_claim_naming_the_works_subject_is_supported_by_a_sentence_that_takes_it_for_granted(corpus_engine):
+def test_claim_naming_the_works_subject_is_supported_by_a_sentence_that_takes_it_for_granted(corpus_engine, capsys,
+                                                                                              monkeypatch):
     """Ha's sentence says "the original proposal ... was finally adopted by the supreme Soviet in May" in an article
     titled "... the Sovnarkhoz Reform ...": the title supplies what the sentence takes for granted."""
-    result = verify_claim(corpus_engine, "The sovnarkhoz reform was adopted in 1957.")
+    claim = "The sovnarkhoz reform was adopted in 1957."
+    result = verify_claim(corpus_engine, claim)
     assert result.verdict == "supported", (result.reason, result.scores)
     assert any("finally adopted by the supreme Soviet" in q.text for q in result.quotes)
     assert_verbatim(corpus_engine, result)
+    assert "group.<sup>3</sup> After" in result.quotes[0].text  # stored verbatim, with the file's footnote markup
+    monkeypatch.setattr("rag.cli.verify_commands.Engine", lambda settings: corpus_engine)
+    assert main(["verify", claim]) == 0
+    shown = capsys.readouterr().out
+    assert "group.\u00b3 After" in shown and "<sup>" not in shown  # shown as a superscript in the terminal
 
 
 def test_off_topic_claim_is_not_in_corpus_without_quotes(corpus_engine):

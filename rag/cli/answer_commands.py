@@ -11,6 +11,7 @@ from pathlib import Path
 from rag.api import Engine
 from rag.chain import History, answer, as_history, make_generator, stream_answer
 from rag.cli import add_index_option
+from rag.display import readable
 from rag.errors import BadInput, RagError
 from rag.evaluation import load_items
 from rag.types import Answer
@@ -45,8 +46,9 @@ def register(sub) -> None:
 
 
 def format_answer(result: Answer) -> str:
-    """The answer as a person reads it in a terminal: text, then numbered references."""
-    lines = [result.text, ""]
+    """The answer as a person reads it in a terminal: text (footnote markers as superscripts, no markup: --json
+    keeps the verbatim quotations), then numbered references."""
+    lines = [readable(result.text), ""]
     for n, q in enumerate(result.quotes, start=1):
         lines.append(f"[{n}] {q.citation}; {q.doc}, chars {q.start}-{q.end}")
     return "\n".join(lines).rstrip()

@@ -11,6 +11,7 @@ from typing import get_args
 from rag.api import Engine
 from rag.claims import ClaimResult, verify_claim
 from rag.cli import add_index_option
+from rag.display import readable
 from rag.errors import BadInput
 from rag.evaluation import load_items
 from rag.settings import AnswerSettings
@@ -61,9 +62,9 @@ def verify_items(engine: Engine, eval_file: Path, settings) -> tuple[list[dict],
 
 def format_result(result: ClaimResult, width: int = 100) -> str:
     """A verdict for people: verdict, reason, quotations with citations, conflicting spans side by side."""
-    lines = [f"verdict: {result.verdict.replace('_', ' ').upper()}", f"reason: {result.reason}"]
-    for n, q in enumerate(result.quotes, start=1):
-        lines.append(textwrap.fill(f"[{n}] \u201c{q.text}\u201d", width, subsequent_indent="    "))
+    lines = [f"verdict: {result.verdict.replace('_', ' ').upper()}", f"reason: {readable(result.reason)}"]
+    for n, q in enumerate(result.quotes, start=1):  # as people read them; --json keeps them verbatim
+        lines.append(textwrap.fill(f"[{n}] \u201c{readable(q.text)}\u201d", width, subsequent_indent="    "))
         lines.append(f"    \u2014 {q.citation} ({q.doc}, chars {q.start}-{q.end})")
     if result.conflicts:
         half = (width - 7) // 2

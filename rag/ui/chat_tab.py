@@ -13,7 +13,7 @@ from rag.errors import RagError
 from rag.types import Answer
 from rag.ui.context import AppContext
 from rag.ui.conversations import Conversations
-from rag.ui.display import markdown_literal
+from rag.display import markdown_literal
 from rag.ui.export import export_files
 from rag.ui.render import chat_messages, other_choices, quote_choices, source_html
 from rag.ui.settings_tab import session_settings
