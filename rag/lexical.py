@@ -15,6 +15,7 @@ import re
 # bm25s's defaults (Lucene's BM25); the Milvus store is given the same, so both rank passages alike
 BM25_K1 = 1.5
 BM25_B = 0.75
+LEXICAL_VERSION = 2  # in the index fingerprint: 2 drops Russian plural endings before stemming
 
 
 def bm25_tokenize(texts: list[str], stopwords: str | list[str] = "en"):
@@ -22,9 +23,6 @@ def bm25_tokenize(texts: list[str], stopwords: str | list[str] = "en"):
     import bm25s
 
     return bm25s.tokenize(texts, stopwords=stopwords, stemmer=stem_words, show_progress=False)
-
-
-LEXICAL_VERSION = 2  # in the index fingerprint: 2 drops Russian plural endings before stemming
 
 
 # Russian nominative plurals: -y after z ("kolkhozy"), -i after k, g and the kh/zh/sh/ch of transliteration

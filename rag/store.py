@@ -37,7 +37,7 @@ import numpy as np
 
 from rag.backends.base import Searcher, store_for
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
-from rag.lexical import LEXICAL_VERSION, bm25_tokenize  # noqa: F401 (bm25_tokenize importable from here, as before rag.lexical)
+from rag.lexical import LEXICAL_VERSION
 from rag.settings import Settings
 from rag.types import Passage, Sentence
 

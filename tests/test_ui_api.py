@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from rag.display import highlighted_html, markdown_literal, readable
 from rag.errors import BadInput
 from rag.settings import Settings
 from rag.store import load_index
 from rag.text import normalize
 from rag.types import Answer
 from rag.ui.conversations import Conversations
-from rag.display import highlighted_html, markdown_literal, readable
 from rag.ui.export import bibtex, cited_works, conversation_markdown, export_files, ris
 from rag.ui.library_tab import safe_upload_name
 from rag.ui.render import answer_markdown, other_choices, quote_choices, source_html

@@ -9,11 +9,11 @@ import gradio as gr
 
 from rag.api import Engine
 from rag.chain import stream_answer
+from rag.display import markdown_literal
 from rag.errors import RagError
 from rag.types import Answer
 from rag.ui.context import AppContext
 from rag.ui.conversations import Conversations
-from rag.display import markdown_literal
 from rag.ui.export import export_files
 from rag.ui.render import chat_messages, other_choices, quote_choices, source_html
 from rag.ui.settings_tab import session_settings

@@ -14,9 +14,9 @@ from bibtexparser.middlewares import LatexEncodingMiddleware
 from bibtexparser.model import Entry, Field
 
 from rag.api import Engine
+from rag.display import readable
 from rag.types import Answer, DocumentInfo, Quote
 from rag.ui.conversations import Conversation
-from rag.display import readable
 from rag.ui.render import lines_label, quote_passage
 
 EXPORT_DIR = Path(tempfile.gettempdir()) / "rag-exports"  # under the temp dir, which Gradio serves files from

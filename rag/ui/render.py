@@ -12,11 +12,11 @@ import numpy as np
 from rag.api import Engine
 from rag.chain import ABSTAIN_TEXT
 from rag.claims import ClaimResult
+from rag.display import highlighted_html, markdown_literal, readable
 from rag.quotes import passage_at
 from rag.retrieve import author_surnames
 from rag.text import line_of, line_starts
 from rag.types import Answer, DocumentInfo, Passage, Quote, ScoredPassage
-from rag.display import highlighted_html, markdown_literal, readable
 
 CONTEXT_CHARS = 700  # characters of surrounding text shown on each side of a quotation
 SECTION_CHARS = 50  # a longer section heading is cut in labels
