@@ -1,10 +1,10 @@
-"""The words BM25 sees: lower-cased, stop words dropped, stemmed (bm25s's tokenizer), shared by every store so
-that bm25s and Milvus score the same terms.
+"""The words BM25 sees: lower-cased, stop words dropped, Snowball-stemmed (bm25s's tokenizer), shared by every
+store so that bm25s and Milvus score the same terms.
 
-The stemmer is Snowball's English one, after a transliterated Russian plural loses its ending: "sovnarkhozy",
-"kulaki" and "bednyaki" are stemmed as "sovnarkhoz", "kulak" and "bednyak", as the texts mostly write them
-(Snowball alone makes "sovnarkhozi"). A word counts as English, and keeps its ending, when it is a whole word of
-the bundled MiniLM's WordPiece vocabulary (about 22k words: "crazy", "khaki" stay as they are).
+A transliterated Russian plural in a question is also searched as its singular (`singular_stems`): "sovnarkhozy"
+as "sovnarkhozi" (Snowball's stem, which the texts' few plurals share) and "sovnarkhoz" (the singular, which the
+texts mostly write). A word counts as English, and has no such variant, when it is a whole word of the bundled
+MiniLM's WordPiece vocabulary (about 22k words: "crazy", "khaki" stay as they are).
 """
 
 from __future__ import annotations
@@ -15,30 +15,33 @@ import re
 # bm25s's defaults (Lucene's BM25); the Milvus store is given the same, so both rank passages alike
 BM25_K1 = 1.5
 BM25_B = 0.75
-LEXICAL_VERSION = 2  # in the index fingerprint: 2 drops Russian plural endings before stemming
-
-
-def bm25_tokenize(texts: list[str], stopwords: str | list[str] = "en"):
-    """bm25s.Tokenized (ids and vocabulary) of texts."""
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords=stopwords, stemmer=stem_words, show_progress=False)
-
 
 # Russian nominative plurals: -y after z ("kolkhozy"), -i after k, g and the kh/zh/sh/ch of transliteration
 # ("kulaki", "glavki"); other English-like endings (-ly, -ry, -ty, -ny) are left to the English stemmer
 _RUSSIAN_PLURAL = re.compile(r"[a-z]{4,}(?:zy|[kgh]i)")
 
 
-def stem_words(words: list[str]) -> list[str]:
-    """The stems of lower-cased words (see the module docstring)."""
-    english = english_words()
-    plain = [w[:-1] if _RUSSIAN_PLURAL.fullmatch(w) and w not in english else w for w in words]
-    return _snowball().stemWords(plain)
+def bm25_tokenize(texts: list[str], stopwords: str | list[str] = "en"):
+    """bm25s.Tokenized (ids and vocabulary) of texts."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords=stopwords, stemmer=_snowball(), show_progress=False)
+
+
+def singular_stems(text: str) -> list[str]:
+    """The stems of the singulars of the Russian plurals in a text ("kulaki" -> "kulak"), in order."""
+    words = re.findall(r"(?u)\b\w\w+\b", text.lower())  # bm25s's token pattern
+    return [stem(w) for w in words if _singular(w)]
 
 
 def stem(word: str) -> str:
-    return stem_words([word])[0]
+    """Snowball's English stem of a lower-cased word; a Russian plural's is its singular's ("kulaki" -> "kulak")."""
+    return _snowball().stemWord(_singular(word) or word)
+
+
+def _singular(word: str) -> str | None:
+    """The singular of a transliterated Russian plural that is not an English word, else None."""
+    return word[:-1] if _RUSSIAN_PLURAL.fullmatch(word) and word not in english_words() else None
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from rag.embed import Embedder
 from rag.errors import BadInput, ManifestMismatch
-from rag.lexical import bm25_tokenize
+from rag.lexical import bm25_tokenize, singular_stems
 from rag.settings import RetrievalSettings
 from rag.store import REBUILD_HINT, Index
 from rag.text import STOP_WORDS
@@ -38,12 +38,13 @@ def _question_stop_words() -> list[str]:
 
 
 def query_terms(query: str) -> list[str]:
-    """The question's words as BM25 searches them, stemmed. Passages are indexed without Lucene's 33 stop
-    words only; a question also loses the words it is asked with ("what", "why", "did", "according"),
-    which otherwise rank up the passages that use them most."""
+    """The question's words as BM25 searches them, stemmed, and the singulars of its Russian plurals (rag.lexical).
+    Passages are indexed without Lucene's 33 stop words only; a question also loses the words it is asked with
+    ("what", "why", "did", "according"), which otherwise rank up the passages that use them most."""
     tokens = bm25_tokenize([query], _question_stop_words())
     inverse = {v: k for k, v in tokens.vocab.items()}
-    return [inverse[t] for t in tokens.ids[0]] if tokens.ids else []
+    terms = [inverse[t] for t in tokens.ids[0]] if tokens.ids else []
+    return terms + [s for s in dict.fromkeys(singular_stems(query)) if s not in terms]
 
 
 def author_surnames(author: str) -> list[str]:

@@ -37,7 +37,6 @@ import numpy as np
 
 from rag.backends.base import Searcher, store_for
 from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
-from rag.lexical import LEXICAL_VERSION
 from rag.settings import Settings
 from rag.types import Passage, Sentence
 
@@ -49,7 +48,7 @@ def index_fingerprint(settings: Settings) -> dict:
     """What an index must agree on with the settings that load it."""
     return {"format": FORMAT_VERSION, "embedding_model": settings.embedding.model_name,
             "embedding_backend": settings.embedding.backend, "quantized": settings.embedding.quantize,
-            "chunker_version": settings.chunking.version, "lexical_version": LEXICAL_VERSION,
+            "chunker_version": settings.chunking.version,
             "max_tokens": settings.chunking.max_tokens, "overlap_sentences": settings.chunking.overlap_sentences}
 
 
