@@ -123,7 +123,8 @@ def _words(text: str) -> list[str]:
 
 @lru_cache(maxsize=20000)
 def _stem(word: str) -> str:
-    """The stem of a word, as BM25 search stems it."""
+    """Snowball's stem of a word, a Russian plural's taken from its singular (rag.lexical.stem), so that a claim's
+    "sovnarkhozy" meets a source's "sovnarkhoz"."""
     return stem(word)
 
 
