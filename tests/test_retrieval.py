@@ -58,9 +58,17 @@ def test_a_russian_plural_is_searched_as_its_singular_too(corpus_engine):
     assert query_terms("crazy policy party") == ["crazi", "polici", "parti"]  # English words: Snowball's stems only
     results = corpus_engine.search("Who opposed the sovnarkhozy?", k=5)
     assert all("Sovnarkhoz Reform" in r.passage.doc.title for r in results)
+    assert any("<sup>" in r.passage.text for r in results)  # Ha's footnote markers, kept verbatim in the index
     # the passage that writes the plural still ranks among those the answer reads
     results = corpus_engine.search("What were the sovnarkhozy supposed to do?", k=6)
     assert any("Sovnarkhozy were to be involved in planning" in r.passage.text for r in results)
+
+
+def test_search_cli_shows_passages_without_markup(corpus_engine, capsys, monkeypatch):
+    monkeypatch.setattr("rag.cli.search_commands.Engine", lambda settings: corpus_engine)
+    assert main(["search", "Who opposed the sovnarkhozy?", "-k", "5"]) == 0
+    shown = capsys.readouterr().out
+    assert "<sup>" not in shown and any(ch in shown for ch in "\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x01"])

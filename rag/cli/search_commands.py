@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rag.api import Engine
 from rag.cli import add_index_option
+from rag.display import readable
 from rag.evaluation import load_items
 
 
@@ -35,7 +36,7 @@ def run_search(args: argparse.Namespace, settings) -> int:
         return 0
     for rank, r in enumerate(results, start=1):
         print(f"[{rank}] {r.score:.4f}  {r.passage.citation}\n    {r.passage.location}")
-        print("    " + r.passage.text.replace("\n\n", " ")[:600] + "\n")
+        print("    " + " ".join(readable(r.passage.text).split())[:600] + "\n")  # as people read it; --json verbatim
     if not results:
         print("no passages found")
     return 0
