@@ -15,6 +15,7 @@ from rag.errors import BadInput, RagError
 from rag.ingest import IngestReport, Progress, ingest, remove_documents
 from rag.loaders import read_metadata_edits, write_metadata_edits
 from rag.reader import Reader
+from rag.rerank import rerank
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Index, current_generation, load_index
@@ -81,10 +82,23 @@ class Engine:
                 self._reader = Reader(self.settings.reader)
             return self._reader
 
-    def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
-        """Ranked passages for a question (from the newest index generation)."""
+    def search(self, question: str, k: int | None = None, rerank: bool = False) -> list[ScoredPassage]:
+        """Ranked passages for a question (from the newest index generation); with `rerank`, the first ones
+        reordered by the reading model (rag.rerank)."""
         self.refresh()
-        return self.retriever.search(question, k)
+        k = k or self.settings.retrieval.k
+        if not rerank:
+            return self.retriever.search(question, k)
+        found = self.retriever.search(question, max(k, self.settings.retrieval.rerank_depth))
+        return self.rerank(question, found)[:k]
+
+    def rerank(self, question: str, passages: list[ScoredPassage]) -> list[ScoredPassage]:
+        """The passages with the first ones reordered by how well their best sentences answer the question."""
+        from rag.extractive import ExtractiveGenerator
+
+        loaded = self._loaded
+        reading = ExtractiveGenerator(loaded.embedder, self.settings.answer, reader=self.reader, index=loaded.index)
+        return rerank(question, passages, reading, self.settings.retrieval)
 
     def refresh(self) -> bool:
         """Load the index again if its CURRENT pointer names another generation; True if it did. A generation

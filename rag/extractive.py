@@ -73,7 +73,7 @@ class ExtractiveGenerator:
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
-        reading = self._reading()
+        reading = self.reading()
         picked, evidence = self.select(question, passages, reading)
         threshold = answerability_threshold() if reading else self.settings.abstain_threshold
         if not picked or evidence < threshold:
@@ -83,25 +83,7 @@ class ExtractiveGenerator:
     def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str | Draft]:
         yield self.draft(question, passages)
 
-    def candidates(self, passages: list[ScoredPassage]) -> list[Candidate]:
-        """Every sentence of the passages that could be quoted."""
-        out = []
-        for number, sp in enumerate(passages, start=1):
-            for para in sp.passage.text.split("\n\n"):
-                spans = split_sentences(para)
-                for j, (a, b) in enumerate(spans):
-                    if len(para[a:b].split()) < MIN_QUOTE_WORDS:
-                        continue
-                    if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
-                        b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
-                    sentence = para[a:b].strip().lstrip("-*• ")
-                    if _MARKUP.search(sentence) or _RECORD.search(sentence) or _REFERENCE.search(sentence) \
-                            or _starts_mid_sentence(sentence) or _breaks_off(sentence):  # headings, table rows, records, notes and fragments are not answers
-                        continue
-                    out.append(Candidate(number, sentence))
-        return out
-
-    def _reading(self) -> bool:
+    def reading(self) -> bool:
         """Read mode, unless its model is still loading in the background: until then the fast mode answers."""
         return self.reader is not None and not self.reader.loading
 
@@ -110,7 +92,7 @@ class ExtractiveGenerator:
         """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one
         (read mode: the probability that the passages answer the question)."""
         if reading is None:
-            reading = self._reading()
+            reading = self.reading()
         if reading:
             picked, features = self.read(question, passages)
             return picked, answerability(features) if picked else 0.0
@@ -123,52 +105,37 @@ class ExtractiveGenerator:
         evidence = float(cheap[chosen[0]] - 0.25 / (candidates[chosen[0]].passage + 1)) if chosen else 0.0
         return [(candidates[i].passage, candidates[i].text) for i in chosen], evidence
 
-    def _shortlist(self, question: str, passages: list[ScoredPassage]):
-        """The candidates most worth reading, with their cosine to the question, cheap score and vectors."""
-        candidates = self.candidates(passages)
+    def _shortlist(self, question: str, passages: list[ScoredPassage], by_rank: bool = True):
+        """The settings.sentences_embedded candidates most worth reading, with their cosine to the question, cheap score
+        and vectors. by_rank: a passage's retrieval rank counts (the fast mode); the read mode leaves it out, so that
+        reordering the passages (rag.rerank) does not change which sentences are read."""
+        candidates = quotable_sentences(passages)
         if not candidates:
             return None
         q_words = content_words(question)
         lexical = np.array([len(q_words & content_words(c.text)) / max(len(q_words), 1) for c in candidates])
-        prior = np.array([1.0 / (c.passage + 1) for c in candidates])
-        stored = self._stored_vectors(candidates, passages)
+        prior = np.array([1.0 / (c.passage + 1) if by_rank else 0.0 for c in candidates])
+        stored = stored_vectors(self.index, candidates, passages)
         q_vec = self.embedder.embed_query(question)
         rough = lexical + prior
         if stored is not None:  # the index's sentence vectors rank every candidate at no cost...
-            rough = rough + self._vectors(candidates, stored) @ q_vec
+            rough = rough + embed_candidates(self.embedder, candidates, stored) @ q_vec
         # ...but sentences embedded alone by their opening words score better: embed the most promising ones
-        keep = np.argsort(-rough)[: self.settings.sentences_embedded]
+        keep = np.argsort(-rough, kind="stable")[: self.settings.sentences_embedded]
         candidates = [candidates[i] for i in keep]
-        s_vecs = self._vectors(candidates, [None] * len(keep))
+        s_vecs = embed_candidates(self.embedder, candidates, [None] * len(keep))
         dense = s_vecs @ q_vec
         return candidates, dense, dense + 0.35 * lexical[keep] + 0.25 * prior[keep], s_vecs
 
-    def _vectors(self, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:
-        """The candidates' vectors: stored ones as they are, the others embedded now (by their opening words,
-        which carry a sentence's topic and keep padded batches short)."""
-        missing = [i for i, v in enumerate(stored) if v is None]
-        if missing:
-            made = self.embedder.embed_documents([" ".join(candidates[i].text.split()[:SCORED_WORDS]) for i in missing])
-            stored = list(stored)
-            for i, v in zip(missing, made):
-                stored[i] = v
-        return np.array(stored, dtype=np.float32).reshape(len(candidates), -1)
-
-    def _stored_vectors(self, candidates: list[Candidate], passages: list[ScoredPassage]) -> list[np.ndarray | None] | None:
-        """The index's vector of each candidate (a sentence quoted with the next: their mean; None where the index
-        has no such sentence, e.g. a heading), or None for all when there is no index with sentence vectors."""
-        if self.index is None or not len(self.index.sentence_embeddings):
-            return None
-        in_passage: dict[int, list] = {}
-        vectors: list[np.ndarray | None] = []
-        for c in candidates:
-            if c.passage not in in_passage:
-                p = passages[c.passage - 1].passage
-                in_passage[c.passage] = self.index.sentences_in(p.doc.file, p.start, p.end)
-            parts = [s.vector for s in in_passage[c.passage] if s.vector is not None and s.text.strip() in c.text]
-            mean = np.mean(parts, axis=0) if parts else None
-            vectors.append(None if mean is None else mean / max(float(np.linalg.norm(mean)), 1e-9))
-        return vectors
+    def read_shortlist(self, question: str, passages: list[ScoredPassage], most: int) -> tuple[list[Candidate], np.ndarray]:
+        """The `most` most promising sentences of the passages, whatever their passage's rank, each with how well it
+        answers the question (the reader's gain; see rag.reader). rag.rerank orders passages by it."""
+        scored = self._shortlist(question, passages, by_rank=False)
+        if scored is None:
+            return [], np.zeros(0)
+        candidates, _, cheap, _ = scored
+        candidates = [candidates[i] for i in np.argsort(-cheap, kind="stable")[:most]]
+        return candidates, self.reader.gain(question_parts(question), [c.text for c in candidates]).overall
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
         """Selection by the reading model (rag.reader): lead with the candidate that explains the question best,
@@ -212,6 +179,55 @@ class ExtractiveGenerator:
                     "least_supported_token": float(gains.tokens.max(axis=0).min()),
                     "least_supported_3": float(np.sort(gains.tokens.max(axis=0))[:3].mean())}
         return [(shown[i].passage, shown[i].text) for i in chosen], features
+
+
+def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
+    """Every sentence of the passages that could be quoted."""
+    out = []
+    for number, sp in enumerate(passages, start=1):
+        for para in sp.passage.text.split("\n\n"):
+            spans = split_sentences(para)
+            for j, (a, b) in enumerate(spans):
+                if len(para[a:b].split()) < MIN_QUOTE_WORDS:
+                    continue
+                if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
+                    b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
+                sentence = para[a:b].strip().lstrip("-*• ")
+                if _MARKUP.search(sentence) or _RECORD.search(sentence) or _REFERENCE.search(sentence) \
+                        or _starts_mid_sentence(sentence) or _breaks_off(sentence):  # headings, table rows, records, notes and fragments are not answers
+                    continue
+                out.append(Candidate(number, sentence))
+    return out
+
+
+
+def embed_candidates(embedder: Embedder, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:
+    """The candidates' vectors: stored ones as they are, the others embedded now (by their opening words,
+    which carry a sentence's topic and keep padded batches short)."""
+    missing = [i for i, v in enumerate(stored) if v is None]
+    if missing:
+        made = embedder.embed_documents([" ".join(candidates[i].text.split()[:SCORED_WORDS]) for i in missing])
+        stored = list(stored)
+        for i, v in zip(missing, made):
+            stored[i] = v
+    return np.array(stored, dtype=np.float32).reshape(len(candidates), -1)
+
+def stored_vectors(index: Index | None, candidates: list[Candidate], passages: list[ScoredPassage]
+                   ) -> list[np.ndarray | None] | None:
+    """The index's vector of each candidate (a sentence quoted with the next: their mean; None where the index
+    has no such sentence, e.g. a heading), or None for all when there is no index with sentence vectors."""
+    if index is None or not len(index.sentence_embeddings):
+        return None
+    in_passage: dict[int, list] = {}
+    vectors: list[np.ndarray | None] = []
+    for c in candidates:
+        if c.passage not in in_passage:
+            p = passages[c.passage - 1].passage
+            in_passage[c.passage] = index.sentences_in(p.doc.file, p.start, p.end)
+        parts = [s.vector for s in in_passage[c.passage] if s.vector is not None and s.text.strip() in c.text]
+        mean = np.mean(parts, axis=0) if parts else None
+        vectors.append(None if mean is None else mean / max(float(np.linalg.norm(mean)), 1e-9))
+    return vectors
 
 
 def answerability(features: dict[str, float]) -> float:

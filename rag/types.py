@@ -89,12 +89,15 @@ class ScoredPassage(BaseModel):
     score: float = Field(description="Fused score used for ranking (higher is better)")
     dense_score: float | None = Field(default=None, description="Cosine similarity to the question, if dense search found it")
     bm25_score: float | None = Field(default=None, description="BM25 score, if lexical search found it")
+    reading_score: float | None = Field(default=None, description="How well its best sentence answers the question, if "
+                                        "reranking read it (rag.rerank: gain in question likelihood per token)")
 
     def to_json_dict(self) -> dict:
         """The JSON shape of a search result, shared by `rag search --json`, `rag retrieve` and the app's /search."""
         p = self.passage
         return {"doc": p.doc.file, "text": p.text, "start": p.start, "end": p.end, "citation": p.citation,
-                "location": p.location, "score": round(self.score, 5)}
+                "location": p.location, "score": round(self.score, 5),
+                **({"reading_score": round(self.reading_score, 4)} if self.reading_score is not None else {})}
 
 
 class Quote(BaseModel):

@@ -122,13 +122,13 @@ def test_extractive_answer_never_opens_a_quotation_mid_sentence(small_engine):
 def test_extractive_answer_never_quotes_a_sentence_that_breaks_off(small_engine):
     """A sentence cut off by a table or a page ("..., as we have seen,21") is not quoted, however well it matches;
     one that ends with a full stop and a note number is."""
-    from rag.extractive import ExtractiveGenerator
+    from rag.extractive import quotable_sentences
 
     hit = small_engine.search("State Planning Commission", k=1)[0]
     text = ("The State Planning Commission created in February 1921 was given tasks which were, as we have seen,21\n\n"
             "The State Planning Commission was created in February 1921 to replace the earlier planning bodies.4")
     passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
-    candidates = ExtractiveGenerator(small_engine.embedder).candidates([passage])
+    candidates = quotable_sentences([passage])
     kept = "The State Planning Commission was created in February 1921 to replace the earlier planning bodies.4"
     assert [c.text for c in candidates] == [kept]
 
@@ -146,12 +146,11 @@ def test_extractive_shortlist_ranks_every_sentence_by_the_index_vectors(small_en
     sentences beyond the first few by word overlap can still be read; a candidate the index lacks is embedded now."""
     import numpy as np
 
-    from rag.extractive import ExtractiveGenerator
+    from rag.extractive import quotable_sentences, stored_vectors
 
-    generator = ExtractiveGenerator(small_engine.embedder, index=small_engine.index)
     hits = small_engine.search("When was the Turksib railway finished?", k=2)
-    candidates = generator.candidates(hits)
-    stored = generator._stored_vectors(candidates, hits)
+    candidates = quotable_sentences(hits)
+    stored = stored_vectors(small_engine.index, candidates, hits)
     assert stored is not None and len(stored) == len(candidates)
     checked = 0
     for candidate, vector in zip(candidates, stored):
@@ -161,4 +160,4 @@ def test_extractive_shortlist_ranks_every_sentence_by_the_index_vectors(small_en
             assert np.allclose(vector, own[0].vector / np.linalg.norm(own[0].vector), atol=1e-5)
             checked += 1
     assert checked > 0
-    assert ExtractiveGenerator(small_engine.embedder)._stored_vectors(candidates, hits) is None  # no index: embed as before
+    assert stored_vectors(None, candidates, hits) is None  # no index: embed as before

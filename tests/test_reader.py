@@ -44,8 +44,24 @@ def test_scores_do_not_depend_on_the_batch():
     contexts = ["Factory directors responded by hiding reserves.", "The peasants resisted the requisitions.",
                 "In 1930 the targets for pig iron were raised from ten to seventeen million tons."]
     together = reader.score([question], contexts).overall
-    alone = np.array([reader.score([question], [c]).overall[0] for c in contexts])
+    fresh = Reader(ReaderSettings(precision="float32"))  # the first one remembers these contexts' scores
+    alone = np.array([fresh.score([question], [c]).overall[0] for c in contexts])
     np.testing.assert_allclose(together, alone, atol=1e-3)  # padding must not leak into the scores
+
+
+def test_a_sentence_read_for_a_question_is_not_read_again(reader, monkeypatch):
+    """Reranking and then quoting read many of the same sentences: each is read once per question."""
+    read = []
+    token_logprobs = reader._token_logprobs
+    monkeypatch.setattr(reader, "_token_logprobs", lambda model, prompts, ids: read.append(len(prompts))
+                        or token_logprobs(model, prompts, ids))
+    question, contexts = "Who built the railway?", ["The railway was built by convicts.", "Grain prices rose in 1927."]
+    first = reader.score([question], contexts)
+    again = reader.score([question], contexts[::-1] + ["The line was joined near Aina-Bulak."])
+    assert read == [2, 1]  # only the new sentence is read
+    np.testing.assert_array_equal(again.tokens[:2], first.tokens[::-1])
+    reader.score(["Who dug the canal?"], contexts[:1])
+    assert read == [2, 1, 1]  # another question reads it afresh
 
 
 def test_a_missing_model_package_is_one_clear_error(monkeypatch):
@@ -98,6 +114,30 @@ def test_answers_come_from_the_fast_mode_while_the_reading_model_loads(small_eng
         release.set()
     loading._background.join(5)
     assert not loading.loading
+
+
+def test_reranking_lifts_the_passage_whose_sentence_answers(small_engine):
+    """Reading reorders the first passages: the one that answers moves up from the bottom of the list, the rest keep
+    their retrieval order below the reread ones, and the scores follow the new order."""
+    question = "How did factory managers react to the higher pig iron targets?"
+    found = small_engine.search(question, 10)
+    answering = next(sp for sp in found if "hiding reserves" in sp.passage.text)
+    depth = small_engine.settings.retrieval.rerank_depth
+    others = [sp for sp in found if sp is not answering][: depth - 1]
+    shuffled = others + [answering]  # the answering passage last of those reread
+    reranked = small_engine.rerank(question, shuffled)
+    assert [sp.passage.passage_id for sp in reranked].index(answering.passage.passage_id) < depth - 1
+    assert sorted(sp.passage.passage_id for sp in reranked) == sorted(sp.passage.passage_id for sp in shuffled)
+    assert [sp.score for sp in reranked] == sorted((sp.score for sp in reranked), reverse=True)
+    best = max(reranked, key=lambda sp: sp.reading_score if sp.reading_score is not None else -np.inf)
+    assert best.passage.passage_id == answering.passage.passage_id
+
+
+def test_search_with_reranking_returns_k_passages_with_their_reading_score(small_engine):
+    plain = small_engine.search("Who built the Turksib railway?", 3)
+    reranked = small_engine.search("Who built the Turksib railway?", 3, rerank=True)
+    assert len(reranked) == 3 and all(sp.reading_score is None for sp in plain)
+    assert "reading_score" in reranked[0].to_json_dict() and "reading_score" not in plain[0].to_json_dict()
 
 
 def _book(pages: list[str]) -> str:

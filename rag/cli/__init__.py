@@ -23,6 +23,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings.index_dir = Path(args.index)
     if getattr(args, "generator", None):
         settings.answer.generator = args.generator
+    if getattr(args, "rerank", None) is not None:
+        settings.retrieval.rerank = args.rerank
     return settings
 
 
@@ -69,6 +71,12 @@ def run(argv: list[str] | None) -> int:
 
 def add_index_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", help="index folder (default: index/default in the project, or RAG_INDEX_DIR)")
+
+
+def add_rerank_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                        help="reorder the first passages by reading them (about 1 s a question; default: on, "
+                        "or RAG_RETRIEVAL__RERANK); --no-rerank searches in milliseconds")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from rag.api import Engine
-from rag.cli import add_index_option
+from rag.cli import add_index_option, add_rerank_option
 from rag.cli.answer_commands import answer_all
 from rag.cli.search_commands import retrieve_all
 from rag.cli.verify_commands import verify_items
@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--generator", help="answer generator (answers and claims)")
     add_index_option(p)
+    add_rerank_option(p)
     p.set_defaults(func=run_eval)
 
 
@@ -38,7 +39,7 @@ def run_eval(args: argparse.Namespace, settings) -> int:
 
 def run_eval_retrieval(args: argparse.Namespace, settings) -> int:
     items = load_items(args.eval_file, "question")
-    rows = retrieve_all(Engine(settings), items, max(args.k, 10))
+    rows = retrieve_all(Engine(settings), items, max(args.k, 10), settings.retrieval.rerank)
     ranked = {r["id"]: r["ranked"] for r in rows}
     print(format_scores(retrieval_scores(items, ranked)))
     done, total = cross_doc_coverage(items, ranked)
