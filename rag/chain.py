@@ -138,8 +138,6 @@ def retrieval_chain(engine: Engine, settings: Settings, generator: Generator | N
             return {**x, "standalone": standalone, "passages": passages, "fresh": None}
         history = x.get("history") or []
         standalone, passages = resolve_question(engine, x["question"], history, wanted, scorer, n)
-        if settings.retrieval.rerank and scorer is not None and scorer.reading():  # the reading model orders them too
-            passages = engine.rerank(standalone, passages)
         follows = standalone != clean_question(x["question"], 10_000)
         return {**x, "standalone": standalone, "passages": passages,
                 "fresh": without_quoted(passages[:n], history) if follows else None}

@@ -73,7 +73,7 @@ class ExtractiveGenerator:
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
         if self.vocabulary is not None and unknown_names(question, self.vocabulary):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
-        reading = self.reading()
+        reading = self._reading()
         picked, evidence = self.select(question, passages, reading)
         threshold = answerability_threshold() if reading else self.settings.abstain_threshold
         if not picked or evidence < threshold:
@@ -83,7 +83,7 @@ class ExtractiveGenerator:
     def stream(self, question: str, passages: list[ScoredPassage]) -> Iterator[str | Draft]:
         yield self.draft(question, passages)
 
-    def reading(self) -> bool:
+    def _reading(self) -> bool:
         """Read mode, unless its model is still loading in the background: until then the fast mode answers."""
         return self.reader is not None and not self.reader.loading
 
@@ -92,7 +92,7 @@ class ExtractiveGenerator:
         """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one
         (read mode: the probability that the passages answer the question)."""
         if reading is None:
-            reading = self.reading()
+            reading = self._reading()
         if reading:
             picked, features = self.read(question, passages)
             return picked, answerability(features) if picked else 0.0
