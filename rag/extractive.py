@@ -107,8 +107,7 @@ class ExtractiveGenerator:
 
     def _shortlist(self, question: str, passages: list[ScoredPassage], by_rank: bool = True):
         """The settings.sentences_embedded candidates most worth reading, with their cosine to the question, cheap score
-        and vectors. by_rank: a passage's retrieval rank counts (the fast mode); the read mode leaves it out, so that
-        reordering the passages (rag.rerank) does not change which sentences are read."""
+        and vectors. by_rank: a passage's retrieval rank counts too (not when the passages are being ranked, rag.rerank)."""
         candidates = quotable_sentences(passages)
         if not candidates:
             return None
@@ -200,7 +199,6 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
     return out
 
 
-
 def embed_candidates(embedder: Embedder, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:
     """The candidates' vectors: stored ones as they are, the others embedded now (by their opening words,
     which carry a sentence's topic and keep padded batches short)."""
@@ -211,6 +209,7 @@ def embed_candidates(embedder: Embedder, candidates: list[Candidate], stored: li
         for i, v in zip(missing, made):
             stored[i] = v
     return np.array(stored, dtype=np.float32).reshape(len(candidates), -1)
+
 
 def stored_vectors(index: Index | None, candidates: list[Candidate], passages: list[ScoredPassage]
                    ) -> list[np.ndarray | None] | None:

@@ -22,7 +22,6 @@ import os
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,6 @@ from rag.errors import ModelMissing
 from rag.settings import ReaderSettings
 
 PROMPT = "Passage: {context}\nPlease write a question based on this passage.\nQuestion:"
-SCORES_KEPT = 2048  # (question, context) scores remembered: a few questions' worth
 
 
 def gguf_file() -> Path:
@@ -107,9 +105,6 @@ class Reader:
         self._background: threading.Thread | None = None
         self._load_lock = threading.Lock()
         self._score_lock = threading.Lock()
-        # each (question, context)'s token log-probabilities: reranking and then quoting read many of the same sentences
-        self._scored: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._scored_lock = threading.Lock()
 
     def start_loading(self) -> None:
         """Load the model in a background thread; until it is loaded, `loading` is true."""
@@ -159,37 +154,13 @@ class Reader:
         part_ids = [tokenizer(" " + p.strip(), add_special_tokens=False).input_ids for p in parts]
         question_ids = [t for ids in part_ids for t in ids][: self.settings.question_tokens]
         bounds = np.cumsum([0] + [len(ids) for ids in part_ids]).clip(max=len(question_ids))
-        logprobs = self._logprobs(model, tokenizer, question_ids, contexts)
+        prompts = [self._prompt_ids(tokenizer, c) for c in contexts]
+        size = self.settings.batch_size
+        logprobs = np.vstack([self._token_logprobs(model, prompts[lo : lo + size], question_ids)
+                              for lo in range(0, len(prompts), size)] or [np.zeros((0, len(question_ids)))])
         by_part = np.stack([logprobs[:, a:b].mean(axis=1) if b > a else np.zeros(len(contexts))
                             for a, b in itertools.pairwise(bounds)], axis=1)
         return Scores(overall=logprobs.mean(axis=1), by_part=by_part, tokens=logprobs)
-
-    def _logprobs(self, model, tokenizer, question_ids: list[int], contexts: list[str]) -> np.ndarray:
-        """Each question token's log-probability after each context, shape (contexts, question tokens); contexts read
-        for this question before (up to SCORES_KEPT of them) are not read again."""
-        keys = [(tuple(question_ids), " ".join(c.split()[: self.settings.context_words])) for c in contexts]
-        with self._scored_lock:
-            new = [k for k in dict.fromkeys(keys) if k not in self._scored]
-        prompts = [self._prompt_ids(tokenizer, context) for _, context in new]
-        size = self.settings.batch_size
-        for lo in range(0, len(prompts), size):
-            rows = self._token_logprobs(model, prompts[lo : lo + size], question_ids)
-            with self._scored_lock:
-                self._scored.update(zip(new[lo : lo + size], rows))
-        with self._scored_lock:
-            found = [self._scored.get(k) for k in keys]
-            for k in keys:
-                if k in self._scored:
-                    self._scored.move_to_end(k)
-            while len(self._scored) > SCORES_KEPT:
-                self._scored.popitem(last=False)
-        return np.array(found, dtype=np.float32).reshape(len(contexts), len(question_ids))
-
-    def forget(self) -> None:
-        """Drop the remembered scores (for timing a question asked before as if it were new)."""
-        with self._scored_lock:
-            self._scored.clear()
-        self._prior.cache_clear()
 
     def gain(self, parts: list[str], contexts: list[str]) -> Scores:
         """score() less the question's likelihood with an empty passage: how much each context explains the question
@@ -203,7 +174,8 @@ class Reader:
         return self.score(list(parts), [""])
 
     def _prompt_ids(self, tokenizer, context: str) -> list[int]:
-        return tokenizer(PROMPT.format(context=context)).input_ids  # with the BOS token
+        words = context.split()[: self.settings.context_words]
+        return tokenizer(PROMPT.format(context=" ".join(words))).input_ids  # with the BOS token
 
     def _token_logprobs(self, model, prompts: list[list[int]], question_ids: list[int]) -> np.ndarray:
         """Log-probability of each question token after each prompt, shape (prompts, question tokens)."""

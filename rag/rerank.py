@@ -8,9 +8,9 @@ reading rank is that of its best sentence (a passage none of whose sentences was
 its new place comes from reciprocal rank fusion of its retrieval rank and its reading rank: reading reorders, it
 does not overrule retrieval. Passages past the depth keep their order after the reread ones.
 
-It serves `rag search` and `rag retrieve` (Engine.search with rerank). Answers do not rerank: in the read mode,
-quoting from the reranked passages (the reader remembers the sentences it has read, Reader.score, so each is read
-once) changed one answer for the better on dev and one for the worse on our train set, at 0.4 s more an answer.
+It serves `rag search` and `rag retrieve` (Engine.search with rerank). Answers do not rerank: quoting from the
+reranked passages (with the reranking's sentence scores kept for the quotations, so that no sentence was read twice)
+changed one answer for the better on dev and one for the worse on our train set, at 0.4 s more an answer.
 """
 
 from __future__ import annotations

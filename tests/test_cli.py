@@ -75,3 +75,15 @@ def test_output_cut_short_by_a_closed_pipe_ends_quietly(small_index_dir, command
     os.close(write)
     assert "Traceback" not in proc.stderr.decode() and "BrokenPipe" not in proc.stderr.decode()
     assert proc.returncode in (0, 141)
+
+
+@pytest.mark.slow
+def test_search_reranks_by_reading_unless_told_not_to(small_index_dir, shared_embedder, capsys):
+    question = "How did factory managers react to the higher pig iron targets?"
+    assert main(["search", question, "-k", "3", "--json", "--index", str(small_index_dir)]) == 0
+    reranked = json.loads(capsys.readouterr().out)
+    assert main(["search", question, "-k", "3", "--json", "--no-rerank", "--index", str(small_index_dir)]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert len(reranked) == len(plain) == 3
+    assert "reading_score" in reranked[0] and not any("reading_score" in r for r in plain)  # a passage none of whose sentences was read has none
+    assert "hiding reserves" in reranked[0]["text"]

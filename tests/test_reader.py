@@ -44,24 +44,8 @@ def test_scores_do_not_depend_on_the_batch():
     contexts = ["Factory directors responded by hiding reserves.", "The peasants resisted the requisitions.",
                 "In 1930 the targets for pig iron were raised from ten to seventeen million tons."]
     together = reader.score([question], contexts).overall
-    fresh = Reader(ReaderSettings(precision="float32"))  # the first one remembers these contexts' scores
-    alone = np.array([fresh.score([question], [c]).overall[0] for c in contexts])
+    alone = np.array([reader.score([question], [c]).overall[0] for c in contexts])
     np.testing.assert_allclose(together, alone, atol=1e-3)  # padding must not leak into the scores
-
-
-def test_a_sentence_read_for_a_question_is_not_read_again(reader, monkeypatch):
-    """Reranking and then quoting read many of the same sentences: each is read once per question."""
-    read = []
-    token_logprobs = reader._token_logprobs
-    monkeypatch.setattr(reader, "_token_logprobs", lambda model, prompts, ids: read.append(len(prompts))
-                        or token_logprobs(model, prompts, ids))
-    question, contexts = "Who built the railway?", ["The railway was built by convicts.", "Grain prices rose in 1927."]
-    first = reader.score([question], contexts)
-    again = reader.score([question], contexts[::-1] + ["The line was joined near Aina-Bulak."])
-    assert read == [2, 1]  # only the new sentence is read
-    np.testing.assert_array_equal(again.tokens[:2], first.tokens[::-1])
-    reader.score(["Who dug the canal?"], contexts[:1])
-    assert read == [2, 1, 1]  # another question reads it afresh
 
 
 def test_a_missing_model_package_is_one_clear_error(monkeypatch):
