@@ -256,9 +256,11 @@ def _named_works(question: str, passages: list[ScoredPassage]) -> dict[str, set[
 
 
 def _repeats(texts: list[str], vectors: np.ndarray, i: int, chosen: list[int]) -> bool:
-    """True if candidate i says nearly the same as one already chosen, or holds it (a sentence quoted with
-    the next one, and that next one alone)."""
-    return any(float(vectors[i] @ vectors[j]) > 0.85 or texts[i] in texts[j] or texts[j] in texts[i] for j in chosen)
+    """True if candidate i says nearly the same as one already chosen, or shares a sentence with it (a short sentence
+    is quoted with the next one, so two candidates can overlap by a sentence)."""
+    mine = [texts[i][a:b] for a, b in split_sentences(texts[i])]
+    return any(float(vectors[i] @ vectors[j]) > 0.85 or texts[j] in texts[i] or any(s in texts[j] for s in mine)
+               for j in chosen)
 
 
 _PART_BREAK = re.compile(r"(?<=\?)\s+(?=\S)|,?\s+(?=(?:and|but)\s+(?:how|why|what|when|where|who|whom|which|whether|"

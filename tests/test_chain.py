@@ -161,3 +161,18 @@ def test_extractive_shortlist_ranks_every_sentence_by_the_index_vectors(small_en
             checked += 1
     assert checked > 0
     assert stored_vectors(None, candidates, hits) is None  # no index: embed as before
+
+
+def test_two_quotations_never_share_a_sentence():
+    """A short sentence is quoted with the next one, so two candidates can overlap by a sentence: the second is a
+    repeat however different the rest of it is."""
+    import numpy as np
+
+    from rag.extractive import _repeats
+
+    first = "What is interesting is how varied the perceptions were. These ran from demands for more rights to recentralization."
+    overlapping = "These ran from demands for more rights to recentralization. Complaints were many and loud in every region."
+    other = "Something else entirely was said about grain procurement in the autumn of that year."
+    unrelated_vectors = np.eye(3)
+    assert _repeats([first, overlapping, other], unrelated_vectors, 1, [0])
+    assert not _repeats([first, overlapping, other], unrelated_vectors, 2, [0])
