@@ -12,6 +12,7 @@ from pathlib import Path
 from rag.adapt import adapt_model
 from rag.embed import Embedder, base_model_path
 from rag.errors import BadInput, RagError
+from rag.extractive import ExtractiveGenerator
 from rag.ingest import IngestReport, Progress, ingest, remove_documents
 from rag.loaders import read_metadata_edits, write_metadata_edits
 from rag.reader import Reader
@@ -94,8 +95,6 @@ class Engine:
 
     def rerank(self, question: str, passages: list[ScoredPassage]) -> list[ScoredPassage]:
         """The passages with the first ones reordered by how well their best sentences answer the question."""
-        from rag.extractive import ExtractiveGenerator
-
         loaded = self._loaded
         reading = ExtractiveGenerator(loaded.embedder, self.settings.answer, reader=self.reader, index=loaded.index)
         return rerank(question, passages, reading, self.settings.retrieval)

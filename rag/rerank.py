@@ -26,8 +26,10 @@ def rerank(question: str, passages: list[ScoredPassage], generator: ExtractiveGe
            settings: RetrievalSettings) -> list[ScoredPassage]:
     """The passages, the first settings.rerank_depth of them reordered by reading (see the module docstring)."""
     head, tail = passages[: settings.rerank_depth], passages[settings.rerank_depth :]
+    if len(head) < 2:
+        return passages  # nothing to reorder: read nothing
     candidates, gains = generator.read_shortlist(question, head, settings.rerank_sentences)
-    if len(head) < 2 or not candidates:
+    if not candidates:
         return passages
     best = np.full(len(head), -np.inf)  # by 0-based retrieval rank
     for candidate, gain in zip(candidates, gains):
