@@ -4,7 +4,8 @@ The default path needs no LLM. It retrieves passages for the claim, cuts them in
 adjacent sentences), and aligns the claim with each by embedding cosine and by the share of the claim's
 content words they contain. Over the best-aligned few it measures what a careful reader checks: how much of
 the claim's words and numbers the source paragraph holds, and whether a number, a date, a trend (rose/fell)
-or a negation conflicts. A multinomial logistic model fitted on our own training claims
+or a negation conflicts, and how likely a trained contradiction model (rag.contradiction) finds it that the
+best-aligned sentences contradict the claim. A multinomial logistic model fitted on our own training claims
 (training/fit_claims.py, rag/claim_model.json; never on eval data) turns these into probabilities of the
 three verdicts. A claim is `supported` only when that probability clears a floor fitted to keep false
 "supported" rare, `refuted` when refutation is most likely (with the conflicting spans side by side when
@@ -28,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.chunking import split_sentences
+from rag.contradiction import contradiction_log_odds
 from rag.errors import BadInput, ModelMissing
 from rag.lexical import stem
 from rag.quotes import verify_quote
@@ -337,7 +339,8 @@ def gather(engine, claim: str) -> tuple[str, list[ScoredPassage], list[Unit]]:
 # What one (source sentence, claim) pair shows.
 PAIR_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "month", "direction", "negation", "number_swap")
 # What the best-aligned units show together: the decision model's inputs (fitted by training/fit_claims.py).
-DECISION_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "conflict", "cosine", "best_cosine")
+DECISION_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "conflict", "cosine", "best_cosine",
+                     "contradiction")
 
 
 def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
@@ -368,10 +371,13 @@ def _around(text: str, number: str, width: int = 3) -> set[str]:
 
 def decision_features(claim: str, units: list[Unit]) -> np.ndarray:
     """DECISION_FEATURES of a claim: the pair features of its best-aligned unit, its conflict (a changed number or
-    date, month, trend or negation, weighted by the unit's coverage of the claim), and the cosines of the
-    best-aligned unit and of the closest of the first JUDGED_UNITS."""
+    date, month, trend or negation, weighted by the unit's coverage of the claim), the cosines of the best-aligned
+    unit and of the closest of the first JUDGED_UNITS, and the contradiction model's log-odds (rag.contradiction)
+    for the less contradicting of the two best-aligned units (often a sentence alone and with its neighbour: the
+    model reads the claim against a longer text as more at odds with it)."""
     best = pair_features(claim, units[0], content_stems(claim))
-    return np.array([*best[:4], max(best[4:]) * best[0], units[0].cosine, max(u.cosine for u in units[:JUDGED_UNITS])])
+    return np.array([*best[:4], max(best[4:]) * best[0], units[0].cosine, max(u.cosine for u in units[:JUDGED_UNITS]),
+                     contradiction_log_odds([u.text for u in units[:2]], claim).min()])
 
 
 def verdict_probabilities(model: dict, x: np.ndarray) -> np.ndarray:

@@ -36,8 +36,6 @@ def assert_verbatim(engine, result):
         assert normalize(q.text) in normalize(document)
 
 
-@pytest.mark.xfail(strict=True, reason="the decision model fitted on training/train calls it not_in_corpus: most "
-                   "changed numbers in the train claims are labelled not_in_corpus, and it only says supported above a high floor")
 def test_paraphrase_of_a_source_sentence_is_supported(corpus_engine):
     result = verify_claim(corpus_engine, PARAPHRASE)
     assert result.verdict == "supported", result.reason
@@ -46,8 +44,9 @@ def test_paraphrase_of_a_source_sentence_is_supported(corpus_engine):
     assert_verbatim(corpus_engine, result)
 
 
-@pytest.mark.xfail(strict=True, reason="the decision model fitted on training/train calls it not_in_corpus: most "
-                   "changed numbers in the train claims are labelled not_in_corpus, and it only says supported above a high floor")
+@pytest.mark.xfail(strict=True, reason="not_in_corpus: the decision model fitted on training/train weighs a rival number "
+                   "toward not_in_corpus (as most changed numbers in the train claims are labelled), more than the "
+                   "contradiction model's strong signal toward refuted")
 def test_changed_year_is_refuted_with_the_conflicting_spans(corpus_engine):
     result = verify_claim(corpus_engine, WRONG_YEAR)
     assert result.verdict == "refuted", result.reason
@@ -56,8 +55,6 @@ def test_changed_year_is_refuted_with_the_conflicting_spans(corpus_engine):
     assert_verbatim(corpus_engine, result)
 
 
-@pytest.mark.xfail(strict=True, reason="the decision model fitted on training/train calls it not_in_corpus: most "
-                   "changed numbers in the train claims are labelled not_in_corpus, and it only says supported above a high floor")
 def test_changed_percentage_is_refuted(corpus_engine):
     result = verify_claim(corpus_engine, WRONG_NUMBER)
     assert result.verdict == "refuted", result.reason
@@ -259,9 +256,7 @@ def test_support_floor_keeps_false_supported_within_the_allowed_share():
 
 @pytest.mark.parametrize("claim, verdict", [
     ("Bread rationing was brought in for the cities in 1929.", "supported"),
-    pytest.param("In 1930 the targets for pig iron were lowered from seventeen to ten million tons.", "refuted",
-                 marks=pytest.mark.xfail(strict=True, reason="not_in_corpus: the conflict keeps it from supported, but the "
-                                         "fitted model weighs a reversed trend too little to say refuted")),
+    ("In 1930 the targets for pig iron were lowered from seventeen to ten million tons.", "refuted"),
     ("The Apollo 11 mission landed two astronauts on the Moon in July 1969.", "not_in_corpus"),
 ])
 def test_fitted_verdicts_on_the_test_documents(small_engine, claim, verdict):

@@ -3,7 +3,7 @@
 Every claim of training/train/items.jsonl is judged as `rag verify` judges it: evidence retrieved from an index
 of training/train's documents, cut into sentences aligned with the claim, and rag.claims.DECISION_FEATURES
 computed over the best-aligned ones (coverage of the claim's words and numbers, conflicting numbers, dates,
-trends and negations, cosine and alignment). A multinomial logistic regression learns the verdict from them.
+trends and negations, cosine and alignment, and the contradiction model's log-odds, rag.contradiction). A multinomial logistic regression learns the verdict from them.
 Its `support_min` is the lowest P(supported) at which, in leave-one-out predictions on those claims, at most
 MAX_WRONG_SUPPORT of the claims that are not supported would be called supported, the most accurate such
 floor: a false "supported" is the costliest error. The model, with the hashes of its inputs, is written to
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import json
 import sys
 import tempfile
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.api import Engine
 from rag.claims import DECISION_FEATURES, MODEL_FILE, VERDICTS, decision_features, gather
+from rag.contradiction import PACKAGE as CONTRADICTION_PACKAGE
 from rag.evaluation import load_items
 from rag.ingest import ingest
 from rag.settings import Settings
@@ -38,9 +40,11 @@ TRAIN_DOCS = ROOT / "training" / "train"
 
 
 def fit_inputs(docs: Path = TRAIN_DOCS) -> dict[str, str]:
-    """sha256 of every file the fit reads: the train split's documents and items."""
+    """sha256 of every file the fit reads (the train split's documents and items), and the version of the
+    contradiction model whose scores it weighs."""
     files = sorted(p for p in docs.iterdir() if p.is_file())
-    return {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    inputs = {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    return inputs | {CONTRADICTION_PACKAGE: importlib.metadata.version(CONTRADICTION_PACKAGE)}
 
 
 def logistic(x: np.ndarray, y: np.ndarray):
