@@ -123,10 +123,11 @@ class OutputRows:
 
 
 def _pieces(texts: list[str], most_chars: int, size: int = 20_000) -> list[str]:
-    """The texts cut into pieces of `size` characters, every n-th piece kept so that at most `most_chars` remain."""
-    pieces = [t[i : i + size] for t in texts for i in range(0, len(t), size)]
-    step = max(1, -(-len(pieces) * size // most_chars))
-    return pieces[::step]
+    """The texts cut into pieces of `size` characters, every n-th piece kept so that at most `most_chars` remain
+    (only those are copied: a large collection is not held twice)."""
+    starts = [(t, i) for t in texts for i in range(0, len(t), size)]
+    step = max(1, -(-len(starts) * size // most_chars))
+    return [t[i : i + size] for t, i in starts[::step]]
 
 
 class Reader:

@@ -10,7 +10,7 @@ import pytest
 from rag.chain import answer
 from rag.errors import ModelMissing
 from rag.quotes import locate
-from rag.reader import Reader
+from rag.reader import Reader, _pieces
 from rag.settings import ReaderSettings, Settings
 
 pytestmark = pytest.mark.slow
@@ -62,6 +62,14 @@ def test_normalizing_over_the_documents_tokens_keeps_the_best_context_and_the_sc
     assert (b.tokens >= a.tokens - 1e-4).all() and (b.tokens < 0).all()
     assert int(np.argmax(b.overall)) == int(np.argmax(a.overall)) == 0
     assert np.abs(b.overall - a.overall).max() < 0.5
+
+
+def test_the_documents_vocabulary_is_read_from_at_most_the_characters_allowed_across_all_documents():
+    texts = ["a" * 50_000, "b" * 130_000]
+    assert "".join(_pieces(texts, 10**9)) == "".join(texts)
+    sample = _pieces(texts, 40_000)
+    assert sum(map(len, sample)) <= 40_000 and {piece[0] for piece in sample} == {"a", "b"}
+    assert _pieces([], 40_000) == []
 
 
 def test_a_missing_model_package_is_one_clear_error(monkeypatch):
