@@ -80,8 +80,7 @@ class Engine:
         or in the background by `reader.start_loading()`)."""
         with self._reader_lock:
             if self._reader is None:
-                documents = (lambda: self.index.texts.values()) if self.settings.reader.vocabulary_chars else None
-                self._reader = Reader(self.settings.reader, documents)
+                self._reader = Reader(self.settings.reader, documents=lambda: self.index.texts.values())
             return self._reader
 
     def search(self, question: str, k: int | None = None, rerank: bool = False) -> list[ScoredPassage]:

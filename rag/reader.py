@@ -135,7 +135,7 @@ class Reader:
 
     def __init__(self, settings: ReaderSettings | None = None, documents: Callable[[], Iterable[str]] | None = None):
         """`documents` gives the indexed documents' texts, whose tokens the probabilities are normalized over
-        (read once, when the model loads); without it, over the whole vocabulary."""
+        (read once, when the model loads); without it, or with settings.vocabulary_chars 0, over the whole vocabulary."""
         self.settings = settings or ReaderSettings()
         self._documents = documents
         self._rows: OutputRows | None = None
@@ -169,7 +169,7 @@ class Reader:
                 self._tokenizer = AutoTokenizer.from_pretrained(folder)
                 dtype = torch.bfloat16 if use_bfloat16(self.settings.precision) else torch.float32
                 self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
-                if self._documents is not None:
+                if self._documents is not None and self.settings.vocabulary_chars:
                     self._rows = OutputRows.of_texts(self._model, self._tokenizer, self._documents(),
                                                      self.settings.vocabulary_chars)
             except ModelMissing as e:
