@@ -76,7 +76,7 @@ class ExtractiveGenerator:
         reading = self._reading()
         picked, evidence = self.select(question, passages, reading)
         threshold = answerability_threshold() if reading else self.settings.abstain_threshold
-        if not picked or evidence < threshold:
+        if not picked or evidence < threshold or unstated_years(question, [sentence for _, sentence in picked]):
             return Draft(text="", abstained=True)
         return compose(picked, passages)
 
@@ -313,6 +313,23 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
     """Capitalized names in the question (not sentence-initial) that occur nowhere in the documents."""
     names = re.findall(r"(?<![.?!:]\s)(?<!^)\b([A-Z][A-Za-z]+(?:-[A-Za-z]+)*)", question.strip())
     return [n for n in names if len(n) >= 3 and not set(n.lower().split("-")) <= vocabulary]
+
+
+# a question asking for a figure: "how many ...", "by how much ...", "what share / price / rate ..."
+_FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
+                              r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")
+
+
+def unstated_years(question: str, quotations: list[str]) -> list[str]:
+    """The years (or decades) a question asking for a figure names that none of the quotations states: a figure
+    is for a year, and one given for another year does not answer "How many miles were open in 1847?". Reading
+    scores cannot see this near miss, since a sentence with the 1850 figure makes the question likely too."""
+    if not _FIGURE_QUESTION.search(question):
+        return []
+    quoted = " ".join(quotations)
+    return [year + decade for year, decade in _YEAR.findall(question)
+            if not re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted)]
 
 
 def document_vocabulary(texts) -> set[str]:

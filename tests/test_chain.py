@@ -176,3 +176,26 @@ def test_two_quotations_never_share_a_sentence():
     unrelated_vectors = np.eye(3)
     assert _repeats([first, overlapping, other], unrelated_vectors, 1, [0])
     assert not _repeats([first, overlapping, other], unrelated_vectors, 2, [0])
+
+
+@pytest.mark.parametrize("mode", ["read", "fast"])
+def test_a_figure_given_for_another_year_does_not_answer(small_engine, mode):
+    """Asked for the 1930 pig iron target, the answer quotes it; asked for 1932's, the same sentence is a near miss:
+    the documents give no figure for that year, and the answer says so instead of quoting 1930's."""
+    settings = small_engine.settings.model_copy(deep=True)
+    settings.answer.mode = mode
+    asked = answer(small_engine, "How many tons of pig iron did the targets call for in 1930?", settings=settings)
+    assert not asked.abstained and any("seventeen million tons" in q.text for q in asked.quotes)
+    near_miss = answer(small_engine, "How many tons of pig iron did the targets call for in 1932?", settings=settings)
+    assert near_miss.abstained and not near_miss.quotes
+    assert "Closest material" in near_miss.text
+
+
+def test_only_a_question_asking_for_a_figure_needs_its_year_quoted():
+    from rag.extractive import unstated_years
+
+    later = ["By 1850 some 6,000 miles of line were open."]
+    assert unstated_years("How many miles of railway were open in 1847?", later) == ["1847"]
+    assert unstated_years("What share of the land was farmed by tenants in the 1880s?", ["In 1884 a third was."]) == []
+    assert unstated_years("What price did beef fetch in the 1920s?", ["In 1914 beef fetched 6d a pound."]) == ["1920s"]
+    assert unstated_years("Why did the railway boom end in 1847?", later) == []  # not a figure: context may date it
