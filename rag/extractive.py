@@ -76,7 +76,7 @@ class ExtractiveGenerator:
         reading = self._reading()
         picked, evidence = self.select(question, passages, reading)
         threshold = answerability_threshold() if reading else self.settings.abstain_threshold
-        if not picked or evidence < threshold or unstated_years(question, [sentence for _, sentence in picked]):
+        if not picked or evidence < threshold or missing_details(question, [sentence for _, sentence in picked]):
             return Draft(text="", abstained=True)
         return compose(picked, passages)
 
@@ -315,21 +315,29 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
     return [n for n in names if len(n) >= 3 and not set(n.lower().split("-")) <= vocabulary]
 
 
-# a question asking for a figure: "how many ...", "by how much ...", "what share / price / rate ..."
+# a question asking for a figure ("how many ...", "by how much ...", "what share / price / rate ...") or a date
 _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
+_DATE_QUESTION = re.compile(r"^\W*(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in )?(?:what|which) year)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")
+_DATE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
+                   r"November|December)\b")
 
 
-def unstated_years(question: str, quotations: list[str]) -> list[str]:
-    """The years (or decades) a question asking for a figure names that none of the quotations states: a figure
-    is for a year, and one given for another year does not answer "How many miles were open in 1847?". Reading
-    scores cannot see this near miss, since a sentence with the 1850 figure makes the question likely too."""
-    if not _FIGURE_QUESTION.search(question):
-        return []
+def missing_details(question: str, quotations: list[str]) -> list[str]:
+    """What a part of the question asks for that none of the quotations gives: a date, if it asks when, and the
+    years (or decades) it names, if it asks for a figure, which is a figure for that year ("How many miles were
+    open in 1847?" is not answered by 1850's). Reading scores cannot see these near misses: a sentence giving
+    1850's figure makes the question likely too."""
     quoted = " ".join(quotations)
-    return [year + decade for year, decade in _YEAR.findall(question)
-            if not re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted)]
+    missing = []
+    for part in question_parts(question):
+        if _DATE_QUESTION.search(part) and not set(_DATE.findall(quoted)) - set(_DATE.findall(part)):
+            missing.append("a date")
+        if _FIGURE_QUESTION.search(part):
+            missing += [year + decade for year, decade in _YEAR.findall(part)
+                        if not re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted)]
+    return missing
 
 
 def document_vocabulary(texts) -> set[str]:
