@@ -320,14 +320,17 @@ _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|p
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\W*(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in )?(?:what|which) year)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")
+_NUMBER = re.compile(r"\d[\d,.]*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+                     r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
+                     r"quarters?|fifth|tenth|dozen|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b", re.IGNORECASE)
 _DATE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
                    r"November|December)\b")
 
 
 def missing_details(question: str, quotations: list[str]) -> list[str]:
-    """What a part of the question asks for that none of the quotations gives: a date, if it asks when, and the
-    years (or decades) it names, if it asks for a figure, which is a figure for that year ("How many miles were
-    open in 1847?" is not answered by 1850's). Reading scores cannot see these near misses: a sentence giving
+    """What a part of the question asks for that none of the quotations gives: a date, if it asks when; a figure,
+    if it asks for one, and the years (or decades) it names, since the figure is for that year ("How many miles
+    were open in 1847?" is not answered by 1850's). Reading scores cannot see these near misses: a sentence giving
     1850's figure makes the question likely too."""
     quoted = " ".join(quotations)
     missing = []
@@ -335,6 +338,8 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _DATE_QUESTION.search(part) and not set(_DATE.findall(quoted)) - set(_DATE.findall(part)):
             missing.append("a date")
         if _FIGURE_QUESTION.search(part):
+            if not {n.lower() for n in _NUMBER.findall(quoted)} - {n.lower() for n in _NUMBER.findall(part)}:
+                missing.append("a figure")
             missing += [year + decade for year, decade in _YEAR.findall(part)
                         if not re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted)]
     return missing

@@ -202,3 +202,6 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("When was the line opened, and who built it?", ["The line was built by a Scottish firm."]) == ["a date"]
     assert missing_details("When was the line opened in 1850?", ["The line was opened in 1850."]) == ["a date"]
     assert missing_details("When was the line opened?", ["The line was opened in May, after two years of work."]) == []
+    assert missing_details("How much did the line cost?", ["The line cost a great deal."]) == ["a figure"]
+    assert missing_details("How much did the line cost?", ["The line cost two million roubles."]) == []
+    assert missing_details("How many of the 12 engines failed?", ["Of the 12 engines, most failed."]) == ["a figure"]
