@@ -200,6 +200,7 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("What price did beef fetch in the 1920s?", ["In 1914 beef fetched 6d a pound."]) == ["1920s"]
     assert missing_details("Why did the railway boom end in 1847?", later) == []  # not a figure: context may date it
     assert missing_details("When was the line opened, and who built it?", ["The line was built by a Scottish firm."]) == ["a date"]
+    assert missing_details("Who built the line, and when was it opened?", ["The line was built by a Scottish firm."]) == ["a date"]
     assert missing_details("When was the line opened in 1850?", ["The line was opened in 1850."]) == ["a date"]
     assert missing_details("When was the line opened?", ["The line was opened in May, after two years of work."]) == []
     assert missing_details("How much did the line cost?", ["The line cost a great deal."]) == ["a figure"]
