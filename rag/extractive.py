@@ -8,6 +8,10 @@ Two modes (settings.answer.mode):
   rag/calibration.json, by its logistic model of the reading features). While the model loads in the
   background, and for follow-ups (rag.chain), the fast mode answers.
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
+
+In both modes the answer declines when the question names something the documents never mention
+(unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, the year of a figure
+(missing_details).
 """
 
 from __future__ import annotations
