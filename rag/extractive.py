@@ -333,7 +333,7 @@ _DATE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|
 
 def missing_details(question: str, quotations: list[str]) -> list[str]:
     """What a part of the question asks for that none of the quotations gives: a date, if it asks when; a figure,
-    if it asks for one, and the years (or decades) it names, since the figure is for that year ("How many miles
+    if it asks for one, and a year (or decade) it names, since the figure is for that year ("How many miles
     were open in 1847?" is not answered by 1850's). Reading scores cannot see these near misses: a sentence giving
     1850's figure makes the question likely too."""
     quoted = " ".join(quotations)
@@ -344,8 +344,9 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _FIGURE_QUESTION.search(part):
             if not {n.lower() for n in _NUMBER.findall(quoted)} - {n.lower() for n in _NUMBER.findall(part)}:
                 missing.append("a figure")
-            missing += [year + decade for year, decade in _YEAR.findall(part)
-                        if not re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted)]
+            years = _YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
+            if years and not any(re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted) for year, decade in years):
+                missing.append(" or ".join(year + decade for year, decade in years))
     return missing
 
 

@@ -198,6 +198,9 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How many miles of railway were open in 1847?", later) == ["1847"]
     assert missing_details("What share of the land was farmed by tenants in the 1880s?", ["In 1884 a third was."]) == []
     assert missing_details("What price did beef fetch in the 1920s?", ["In 1914 beef fetched 6d a pound."]) == ["1920s"]
+    assert missing_details("How much did the population fall between 1841 and 1851?",
+                           ["The census of 1841 counted 8,175,124 people. Ten years later it found 6,552,385."]) == []
+    assert missing_details("How much did the population fall between 1841 and 1851?", later) == ["1841 or 1851"]
     assert missing_details("Why did the railway boom end in 1847?", later) == []  # not a figure: context may date it
     assert missing_details("When was the line opened, and who built it?", ["The line was built by a Scottish firm."]) == ["a date"]
     assert missing_details("Who built the line, and when was it opened?", ["The line was built by a Scottish firm."]) == ["a date"]
