@@ -33,6 +33,9 @@ OWN_WORDS_OF_A_FOLLOW_UP = 2
 _POINTS_BACK = re.compile(r"^\s*(and|but|so|also|or|then|what about|how about|what of|what else)\b"
                           r"|\b(it|its|they|them|their|theirs|this|that|these|those|he|she|him|his|her|hers|there|then)\b",
                           re.IGNORECASE)
+# a year named relative to one the conversation named, and how far from it
+_RELATIVE_YEAR = re.compile(r"\b(?:in )?(?:the (?:following|next|previous) year|the year (?:after|before)|a year (?:later|earlier)|"
+                            r"that (?:same )?year|the same year)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"\u201c(.*?)\u201d \[\d+\]", re.DOTALL)  # a quotation in an answer's text, as verify_draft writes it
 
 
@@ -80,6 +83,21 @@ def conversation_context(history: History) -> str:
     return " ".join(asked)
 
 
+def with_years(question: str, context: str) -> str:
+    """The question with a year it names relative to the conversation ("the following year", "that year") written as
+    the year it means, counted from the last year the earlier questions named; as it is if they named none."""
+    years = re.findall(r"\b(1\d{3}|20\d{2})\b", context)
+    if not years:
+        return question
+
+    def absolute(match: re.Match) -> str:
+        words = match.group(0).lower()
+        step = 1 if re.search(r"following|next|after|later", words) else -1 if re.search(r"previous|before|earlier", words) else 0
+        return f"in {int(years[-1]) + step}"
+
+    return _RELATIVE_YEAR.sub(absolute, question)
+
+
 def resolve_question(engine: Engine, question: str, history: History | None, k: int,
                      scorer: ExtractiveGenerator | None = None, shown: int = 6) -> tuple[str, list[ScoredPassage]]:
     """The question as it is searched, and the k passages found for it.
@@ -90,12 +108,15 @@ def resolve_question(engine: Engine, question: str, history: History | None, k: 
     the extractive evidence score (the one that decides abstention) of the best sentence among the
     first `shown` passages, each reading scored as it was searched. An independent question is
     answered best as itself (the earlier topic only dilutes it); a follow-up ("and why did they
-    oppose it?") finds little on its own and much once its subject is back.
+    oppose it?") finds little on its own and much once its subject is back. A year it names relative to the
+    conversation ("the following year") is written out first (with_years).
     """
     question = clean_question(question, 10_000)
     if not history or not may_need_context(question):
         return question, engine.search(question, k)
-    joined = f"{conversation_context(history)} {question}"
+    context = conversation_context(history)
+    question = with_years(question, context)
+    joined = f"{context} {question}"
     together = engine.search(joined, k)
     if len(content_words(question)) <= OWN_WORDS_OF_A_FOLLOW_UP:
         return joined, together

@@ -87,6 +87,18 @@ def test_follow_ups_on_the_corpus(corpus_engine):
     assert not {q.text for q in result.quotes} & {q.text for q in first.quotes}, "a follow-up brings new quotations"
 
 
+def test_a_follow_up_on_the_following_year_asks_for_that_year(small_engine):
+    from rag.chain import with_years
+
+    earlier = "What were the targets for pig iron in 1929?"
+    assert with_years("And what happened the following year?", earlier) == "And what happened in 1930?"
+    assert with_years("What about the year before, and that same year?", earlier) == "What about in 1928, and in 1929?"
+    assert with_years("And the following year?", "Why did they hide reserves?") == "And the following year?"
+    result = answer(small_engine, "And the following year?", [(earlier, "The documents don't answer this question.")])
+    assert result.standalone_question == f"{earlier} And in 1930?"
+    assert any(q.text.startswith("In 1930 the targets for pig iron were raised") for q in result.quotes)
+
+
 def test_unanswerable_question_abstains_with_closest_material(corpus_engine):
     result = answer(corpus_engine, "What was the population of Reykjavik according to the 1990 Icelandic census?")
     assert result.abstained and not result.quotes
