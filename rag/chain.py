@@ -19,6 +19,7 @@ from rag.generation import Draft, Generator
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
 from rag.settings import Settings
+from rag.text import YEAR
 from rag.types import Answer, Quote, ScoredPassage
 
 History = list[tuple[str, str]]
@@ -86,7 +87,7 @@ def conversation_context(history: History) -> str:
 def with_years(question: str, context: str) -> str:
     """The question with a year it names relative to the conversation ("the following year", "that year") written as
     the year it means, counted from the last year the earlier questions named; as it is if they named none."""
-    years = re.findall(r"\b(1\d{3}|20\d{2})\b", context)
+    years = [year for year, decade in YEAR.findall(context) if not decade]
     if not years:
         return question
 

@@ -29,7 +29,7 @@ from rag.reader import Reader
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
 from rag.store import Index
-from rag.text import STOP_WORDS
+from rag.text import STOP_WORDS, YEAR
 from rag.types import ScoredPassage
 
 MIN_QUOTE_WORDS = 6
@@ -323,7 +323,6 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in )?(?:what|which) year)\b", re.IGNORECASE)
-_YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")
 _NUMBER = re.compile(r"\d[\d,.]*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
                      r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
                      r"quarters?|fifth|tenth|dozen|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b", re.IGNORECASE)
@@ -344,7 +343,7 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _FIGURE_QUESTION.search(part):
             if not {n.lower() for n in _NUMBER.findall(quoted)} - {n.lower() for n in _NUMBER.findall(part)}:
                 missing.append("a figure")
-            years = _YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
+            years = YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
             if years and not any(re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted) for year, decade in years):
                 missing.append(" or ".join(year + decade for year, decade in years))
     return missing
