@@ -69,9 +69,9 @@ def as_history(turns) -> History:
 
 def may_need_context(question: str) -> bool:
     """True when a question might lean on the conversation: it opens as a continuation ("and why...?",
-    "what about...?"), holds a pronoun or demonstrative, or names nothing ("Why?"). False means it
-    stands alone for certain and is searched as it is."""
-    return bool(_POINTS_BACK.search(question)) or not content_words(question)
+    "what about...?"), holds a pronoun or demonstrative or a year relative to another ("the following year"), or
+    names nothing ("Why?"). False means it stands alone for certain and is searched as it is."""
+    return bool(_POINTS_BACK.search(question) or _RELATIVE_YEAR.search(question)) or not content_words(question)
 
 
 def conversation_context(history: History) -> str:

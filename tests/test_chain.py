@@ -97,6 +97,8 @@ def test_a_follow_up_on_the_following_year_asks_for_that_year(small_engine):
     result = answer(small_engine, "And the following year?", [(earlier, "The documents don't answer this question.")])
     assert result.standalone_question == f"{earlier} And in 1930?"
     assert any(q.text.startswith("In 1930 the targets for pig iron were raised") for q in result.quotes)
+    without_cue = answer(small_engine, "What happened the following year?", [(earlier, "")])  # no "and", no pronoun
+    assert without_cue.standalone_question.endswith("What happened in 1930?")
 
 
 def test_unanswerable_question_abstains_with_closest_material(corpus_engine):
