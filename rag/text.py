@@ -17,9 +17,10 @@ import numpy as np
 # it out keeps the Python work per match small on big files).
 _RUN_TO_REWRITE = re.compile(r"-\n\s*|\s{2,}|[^\S ]")
 
+YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")  # a year (group 1), or with group 2 a decade ("the 1920s")
+
 # English function words and the words a question is asked with ("what", "why", "did", "according"):
 # they say how something is asked, not what it is about.
-YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")  # a year (group 1), or with group 2 a decade ("the 1920s")
 STOP_WORDS = frozenset(
     """a an the of in on at to for from by with and or but is are was were be been being do does did what which who
 whom whose when where why how that this these those it its their there they them he she his her as than then
