@@ -340,7 +340,7 @@ def gather(engine, claim: str) -> tuple[str, list[ScoredPassage], list[Unit]]:
 PAIR_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "month", "direction", "negation", "number_swap")
 # What the best-aligned units show together: the decision model's inputs (fitted by training/fit_claims.py).
 DECISION_FEATURES = ("coverage", "unmatched", "number_rival", "number_unseen", "conflict", "cosine", "best_cosine",
-                     "contradiction")
+                     "contradiction", "aligned_contradiction")
 
 
 def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
@@ -374,10 +374,12 @@ def decision_features(claim: str, units: list[Unit]) -> np.ndarray:
     date, month, trend or negation, weighted by the unit's coverage of the claim), the cosines of the best-aligned
     unit and of the closest of the first JUDGED_UNITS, and the contradiction model's log-odds (rag.contradiction)
     for the less contradicting of the two best-aligned units (often a sentence alone and with its neighbour: the
-    model reads the claim against a longer text as more at odds with it)."""
+    model reads the claim against a longer text as more at odds with it), alone and weighted by the unit's coverage
+    of the claim: its verdict on a sentence about something else says little."""
     best = pair_features(claim, units[0], content_stems(claim))
+    contradiction = contradiction_log_odds([u.text for u in units[:2]], claim).min()
     return np.array([*best[:4], max(best[4:]) * best[0], units[0].cosine, max(u.cosine for u in units[:JUDGED_UNITS]),
-                     contradiction_log_odds([u.text for u in units[:2]], claim).min()])
+                     contradiction, contradiction * best[0]])
 
 
 def verdict_probabilities(model: dict, x: np.ndarray) -> np.ndarray:

@@ -44,9 +44,6 @@ def test_paraphrase_of_a_source_sentence_is_supported(corpus_engine):
     assert_verbatim(corpus_engine, result)
 
 
-@pytest.mark.xfail(strict=True, reason="not_in_corpus: the decision model fitted on training/train weighs a rival number "
-                   "toward not_in_corpus (as most changed numbers in the train claims are labelled), more than the "
-                   "contradiction model's strong signal toward refuted")
 def test_changed_year_is_refuted_with_the_conflicting_spans(corpus_engine):
     result = verify_claim(corpus_engine, WRONG_YEAR)
     assert result.verdict == "refuted", result.reason
