@@ -10,8 +10,8 @@ Two modes (settings.answer.mode):
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 
 In both modes the answer declines when the question names something the documents never mention
-(unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, the year of a figure
-(missing_details).
+(unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, a share or a sum of money,
+the year of a figure (missing_details).
 """
 
 from __future__ import annotations
@@ -323,18 +323,29 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in )?(?:what|which) year)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d[\d,.]*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
                      r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
                      r"quarters?|fifth|tenth|dozen|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b", re.IGNORECASE)
+# a figure of a kind: a share ("what share of ...", "at what rate of interest") is given in per cent or as a fraction,
+# a sum ("how much money", "what price", "what ... cost", "what wage") in a currency
+_SHARE_QUESTION = re.compile(r"\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction) of\b|\brate of interest\b|"
+                             r"\binterest rate\b", re.IGNORECASE)
+_SHARE = re.compile(r"%|\bper ?cent|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|hundredths?)\b", re.IGNORECASE)
+_SUM_QUESTION = re.compile(r"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fee|fare|salary|rent)s?\b|"
+                           r"\b(?:what|how much) (?:did|does|do|would|will) .+ cost\b", re.IGNORECASE)
+# currencies by their names (words that are also common in other senses, such as "crown" or "real", left out)
+_SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|"
+                  r"dollars?|yen|rubles?|roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|"
+                  r"thalers?|escudos?|sterling)\b", re.IGNORECASE)
 _DATE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
                    r"November|December)\b")
 
 
 def missing_details(question: str, quotations: list[str]) -> list[str]:
     """What a part of the question asks for that none of the quotations gives: a date, if it asks when; a figure,
-    if it asks for one, and a year (or decade) it names, since the figure is for that year ("How many miles
-    were open in 1847?" is not answered by 1850's). Reading scores cannot see these near misses: a sentence giving
-    1850's figure makes the question likely too."""
+    if it asks for one, of the kind it asks for (a share, a sum of money), and a year (or decade) it names, since the
+    figure is for that year ("How many miles were open in 1847?" is not answered by 1850's). Reading scores cannot
+    see these near misses: a sentence giving 1850's figure makes the question likely too."""
     quoted = " ".join(quotations)
     missing = []
     for part in question_parts(question):
@@ -346,6 +357,10 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
             years = YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
             if years and not any(re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted) for year, decade in years):
                 missing.append(" or ".join(year + decade for year, decade in years))
+        if _SHARE_QUESTION.search(part) and not _SHARE.search(quoted):
+            missing.append("a share")
+        if _SUM_QUESTION.search(part) and not _SUM.search(quoted):
+            missing.append("a sum of money")
     return missing
 
 

@@ -220,6 +220,12 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("Who built the line, and when was it opened?", ["The line was built by a Scottish firm."]) == ["a date"]
     assert missing_details("When was the line opened in 1850?", ["The line was opened in 1850."]) == ["a date"]
     assert missing_details("When was the line opened?", ["The line was opened in May, after two years of work."]) == []
-    assert missing_details("How much did the line cost?", ["The line cost a great deal."]) == ["a figure"]
+    assert missing_details("How much did the line cost?", ["The line cost a great deal."]) == ["a figure", "a sum of money"]
+    assert missing_details("How much did the line cost?", ["The line carried 1,200 passengers a day."]) == ["a sum of money"]
+    assert missing_details("What wage did a navvy earn in 1846?", ["In 1846 a navvy earned 3s 6d a day."]) == []
+    assert missing_details("What share of the capital came from Leeds?", ["Leeds investors put in 2,000 shares."]) == ["a share"]
+    assert missing_details("What share of the capital came from Leeds?", ["Leeds put up a third of it."]) == []
+    assert missing_details("At what rate of interest did the state borrow in 1854?", ["It borrowed in 1854."]) == \
+        ["a figure", "a share"]  # the year is the question's own, whatever punctuation follows it
     assert missing_details("How much did the line cost?", ["The line cost two million roubles."]) == []
     assert missing_details("How many of the 12 engines failed?", ["Of the 12 engines, most failed."]) == ["a figure"]
