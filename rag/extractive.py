@@ -327,13 +327,14 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|ei
                      r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
                      r"quarters?|fifth|tenth|dozen|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b", re.IGNORECASE)
 # a figure of a kind: a share ("what share of ...", "at what rate of interest") is given in per cent or as a fraction,
-# a sum ("how much money", "what price", "how much did ... cost", "what wage") in a currency. Not "what did ... cost":
-# "What did collectivization cost?" may be asked of lives or livestock.
+# a sum ("how much money", "what price", "how much did ... cost", "what did ... cost to build", "what wage") in a
+# currency. Not a bare "what did ... cost": "What did collectivization cost?" may be asked of lives or livestock.
 _SHARE_QUESTION = re.compile(r"\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction) of\b|\brate of interest\b|"
                              r"\binterest rate\b", re.IGNORECASE)
 _SHARE = re.compile(r"%|\bper ?cent|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|hundredths?)\b", re.IGNORECASE)
 _SUM_QUESTION = re.compile(r"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fee|fare|salary|rent)s?\b|"
-                           r"\bhow much (?:did|does|do|would|will) .+ cost\b", re.IGNORECASE)
+                           r"\bhow much (?:did|does|do|would|will) .+ cost\b|\bcost (?:to (?:build|buy|make)|in total)\b",
+                           re.IGNORECASE)
 # currencies by their names (words that are also common in other senses, such as "crown" or "real", left out)
 _SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|"
                   r"dollars?|yen|rubles?|roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|"

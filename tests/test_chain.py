@@ -223,6 +223,8 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How much did the line cost?", ["The line cost a great deal."]) == ["a figure", "a sum of money"]
     assert missing_details("How much did the line cost?", ["The line carried 1,200 passengers a day."]) == ["a sum of money"]
     assert missing_details("What wage did a navvy earn in 1846?", ["In 1846 a navvy earned 3s 6d a day."]) == []
+    assert missing_details("What did the line cost to build?", ["It took 1,200 men four years."]) == ["a sum of money"]
+    assert missing_details("What did the famine cost Ireland?", ["A million people died."]) == []  # lives, not money
     assert missing_details("What share of the capital came from Leeds?", ["Leeds investors put in 2,000 shares."]) == ["a share"]
     assert missing_details("What share of the capital came from Leeds?", ["Leeds put up a third of it."]) == []
     assert missing_details("At what rate of interest did the state borrow in 1854?", ["It borrowed in 1854."]) == \
