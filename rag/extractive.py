@@ -25,6 +25,7 @@ import numpy as np
 from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
+from rag.lexical import stem
 from rag.reader import Reader
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
@@ -52,9 +53,9 @@ class Candidate:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-case content words, crudely stemmed (plural s dropped), for overlap measures."""
+    """Lower-case content words, Snowball-stemmed ("welcomed" and "welcome" are one), for overlap measures."""
     words = re.findall(r"[a-z0-9]+", text.lower())
-    return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if w not in STOP_WORDS and len(w) > 1}
+    return {stem(w) for w in words if w not in STOP_WORDS and len(w) > 1}
 
 
 class ExtractiveGenerator:
@@ -188,7 +189,7 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
     """Every sentence of the passages that could be quoted."""
     out = []
     for number, sp in enumerate(passages, start=1):
-        for para in sp.passage.text.split("\n\n"):
+        for para in _MID_SENTENCE_BREAK.sub(" ", sp.passage.text).split("\n\n"):
             spans = split_sentences(para)
             for j, (a, b) in enumerate(spans):
                 if len(para[a:b].split()) < MIN_QUOTE_WORDS:
@@ -201,6 +202,10 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
                     continue
                 out.append(Candidate(number, sentence))
     return out
+
+
+# a blank line inside a sentence (a page or column break in the source: "...with\n\nworkers' desires...") does not end it
+_MID_SENTENCE_BREAK = re.compile(r"(?<=[a-z,;])[ \t]*\n[ \t]*\n\s*(?=[a-z])")
 
 
 def embed_candidates(embedder: Embedder, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:
@@ -304,11 +309,11 @@ def _starts_mid_sentence(text: str) -> bool:
     return first.islower()
 
 
-_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3})?$")
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3})?$")
 
 
 def _breaks_off(text: str) -> bool:
-    """A sentence that stops without a full stop (a footnote number may follow it): cut off by a table, a page
+    """A sentence that stops without a full stop (a footnote number, maybe superscript, may follow it): cut off by a table, a page
     or a list ("...were, as we have seen,21"), it does not say what it set out to."""
     return not _SENTENCE_END.search(text.rstrip())
 
@@ -323,7 +328,8 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in )?(?:what|which) year)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+# a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure
+_NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
                      r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
                      r"quarters?|fifth|tenth|dozen|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b", re.IGNORECASE)
 # a figure of a kind: a share ("what share of ...", "at what rate of interest") is given in per cent or as a fraction,
@@ -339,8 +345,9 @@ _SUM_QUESTION = re.compile(r"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fe
 _SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|"
                   r"dollars?|yen|rubles?|roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|"
                   r"thalers?|escudos?|sterling)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-                   r"November|December)\b")
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{_MONTH}\b")
+_DAY_OF_MONTH = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b")  # "June 26", "26 June": a date, not a count
 
 
 def missing_details(question: str, quotations: list[str]) -> list[str]:
@@ -354,7 +361,7 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _DATE_QUESTION.search(part) and not set(_DATE.findall(quoted)) - set(_DATE.findall(part)):
             missing.append("a date")
         if _FIGURE_QUESTION.search(part):
-            if not {n.lower() for n in _NUMBER.findall(quoted)} - {n.lower() for n in _NUMBER.findall(part)}:
+            if not _figures(quoted) - _figures(part):
                 missing.append("a figure")
             years = YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
             if years and not any(re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted) for year, decade in years):
@@ -364,6 +371,11 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _SUM_QUESTION.search(part) and not _SUM.search(quoted):
             missing.append("a sum of money")
     return missing
+
+
+def _figures(text: str) -> set[str]:
+    """The figures a text gives, lower-cased ("1,200", "forty", "half"); a day of the month is part of a date."""
+    return {n.lower() for n in _NUMBER.findall(_DAY_OF_MONTH.sub(" ", text))}
 
 
 def document_vocabulary(texts) -> set[str]:

@@ -147,6 +147,22 @@ def test_extractive_answer_never_quotes_a_sentence_that_breaks_off(small_engine)
     assert [c.text for c in candidates] == [kept]
 
 
+def test_a_sentence_is_quotable_across_a_page_break_and_with_a_superscript_note_number(small_engine):
+    """A blank line inside a sentence (a page break in the source) does not cut it into two fragments, neither of which
+    could be quoted; a superscript note number after the full stop does not make a sentence look cut off."""
+    from rag.extractive import quotable_sentences
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    text = ("The State Planning Commission was created in February 1921 and given tasks\n\n"
+            "which the earlier planning bodies had never been able to carry out.\n\n"
+            "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079")
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    assert [c.text for c in quotable_sentences([passage])] == [
+        ("The State Planning Commission was created in February 1921 and given tasks which the earlier planning bodies "
+         "had never been able to carry out."),
+        "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079"]
+
+
 def test_answer_json_says_what_was_searched(small_engine):
     history = [("When was the State Planning Commission created?", "...")]
     result = answer(small_engine, "What did it replace?", history)
@@ -231,3 +247,8 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
         ["a figure", "a share"]  # the year is the question's own, whatever punctuation follows it
     assert missing_details("How much did the line cost?", ["The line cost two million roubles."]) == []
     assert missing_details("How many of the 12 engines failed?", ["Of the 12 engines, most failed."]) == ["a figure"]
+    # a note number glued to a word, or the day of a date, is not the count asked for
+    assert missing_details("How many engineers stood trial at Shakhty?", ["The trial at Shakhty10 began it."]) == ["a figure"]
+    assert missing_details("How many were convicted under the June 1940 decree?", ["A decree of June 26, 1940 was passed."]) \
+        == ["a figure"]
+    assert missing_details("How many were convicted under the June 1940 decree?", ["By 26 June 1940, 30,000 were."]) == []
