@@ -20,7 +20,8 @@ from rag.loaders import SUPPORTED, load_file, read_catalog
 from rag.structure import find_running_heads
 from rag.text import normalize
 
-SPLITS = [Path(__file__).parent / name for name in ("train", "heldout")]
+SPLITS = [Path(__file__).parent / name for name in ("train", "heldout", "corpus_check")]
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"  # the documents of a split that holds none of its own
 KINDS = {"factual", "conceptual", "cross-doc", "unanswerable"}
 LABELS = {"supported", "refuted", "not_in_corpus"}
 
@@ -63,6 +64,9 @@ def check_item(item: dict, texts: dict[str, str]) -> list[str]:
 def check_split(folder: Path) -> int:
     """Print problems and counts for one split; return the number of problems."""
     failures = 0
+    items_file = folder / "items.jsonl"
+    if not any(p.suffix.lower() in SUPPORTED for p in folder.iterdir()):
+        folder = CORPUS
     catalog = read_catalog(folder)
     docs = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUPPORTED)
     texts = {}
@@ -80,7 +84,7 @@ def check_split(folder: Path) -> int:
             print(f"{folder.name}: catalog.toml lists {name}, which is not in the folder")
             failures += 1
     counts, seen = Counter(), set()
-    for number, line in enumerate((folder / "items.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(items_file.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         item = json.loads(line)
@@ -93,7 +97,7 @@ def check_split(folder: Path) -> int:
         failures += len(problems)
         counts[(item.get("type"), item.get("kind") or item.get("label"))] += 1
     words = {name: len(text.split()) for name, text in texts.items()}
-    print(f"{folder.name}: {len(docs)} documents ({', '.join(f'{n} {w} words' for n, w in words.items())})")
+    print(f"{items_file.parent.name}: {len(docs)} documents ({', '.join(f'{n} {w} words' for n, w in words.items())})")
     for (kind, category), n in sorted(counts.items()):
         print(f"  {kind:8} {category:13} {n}")
     print(f"  total {sum(counts.values())} items, {failures} problems")
