@@ -172,7 +172,8 @@ def _directions(words: list[str], claim_stems: set[str]) -> set[str]:
 def negated_terms(text: str) -> tuple[set[str], str]:
     """Content stems in the scope of a negation ("not X", "rather than X", "without X"), and the cue's span.
 
-    The scope runs to the next comma, "but", "as" or "than", so "not so much X as Y" negates X only.
+    The scope runs to the next comma, "but", "as" or "than", so "not so much X as Y" negates X only; an aside
+    between commas right after the cue is skipped.
     """
     tokens = re.findall(r"[\w'’]+|[,;:.()“”\"]", text.lower())
     out: set[str] = set()
@@ -184,14 +185,17 @@ def negated_terms(text: str) -> tuple[set[str], str]:
         if t == "not" and i + 1 < len(tokens) and tokens[i + 1] == "only":
             cue = False  # "not only X but also Y" asserts X
         if cue:
-            scope = []
-            for w in tokens[i + 1 : i + 8]:
+            scope, start = [], i + 1
+            if tokens[start : start + 1] == [","] and "," in tokens[start + 1 : start + 5]:
+                start = tokens.index(",", start + 1) + 1  # an aside after the cue: "without, apparently, causing X"
+            for w in tokens[start : start + 7]:
                 if w in _SCOPE_END or not w[0].isalnum():
                     break
                 scope.append(w)
             stems = content_stems(" ".join(scope))
             if stems and not span:
-                span = " ".join((["rather"] if t == "than" else []) + [t] + scope[:5])
+                aside = [w for w in tokens[i + 1 : start] if w[0].isalnum()]
+                span = " ".join((["rather"] if t == "than" else []) + [t] + aside + scope[:5])
             out |= stems
         i += 1
     return out, span.strip()

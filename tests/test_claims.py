@@ -262,3 +262,13 @@ def test_fitted_verdicts_on_the_test_documents(small_engine, claim, verdict):
     assert result.verdict == verdict, (result.reason, result.scores)
     assert bool(result.quotes) == (verdict != "not_in_corpus")
     assert_verbatim(small_engine, result)
+
+
+def test_a_negation_reaches_past_an_aside():
+    """"without, apparently, causing X" negates X: the aside between commas after the cue does not end its scope, and the
+    span shown keeps the source's words in order."""
+    from rag.claims import negated_terms
+
+    terms, span = negated_terms("They did develop in 1929, but without, apparently, causing a real reduction in staff.")
+    assert {"reduct", "staff"} <= terms and span == "without apparently causing a real reduction in"
+    assert negated_terms("It was not so much reformed as abolished.")[0] == {"reform"}
