@@ -40,8 +40,12 @@ WEAKER_QUOTE_GAP = 0.15  # a further quotation must score within this of the bes
 _MARKUP = re.compile(r"#|\*\*|\|")
 # front matter and catalogue records ("Stable URL: ... Accessed: ...", "Title ... Doc URL <a href=...>") are not prose
 _RECORD = re.compile(r"https?://|www\.|<a\s|(?:\b[A-Z][\w()]*(?: [A-Za-z()]+){0,2}:\s.*){2}")
-# the scholarly apparatus (notes and references: "pp. 42-52", "No. 7", "Vol. 2", "Ibid.", "op. cit.") cites, it does not answer
-_REFERENCE = re.compile(r"\bpp?\.\s*\d|\b(?:No|Vol)\.\s*\d|\bibid\b|\bop\.\s*cit\b", re.IGNORECASE)
+# the scholarly apparatus (notes and references: "pp. 42-52", "No. 7", "Vol. 2", "Ibid.", "op. cit.", an italic title
+# with its place or date of publication, "*Pravda* (June 23, 1958)", "*Soviet Workers* (London, 1986)") cites, it does not answer
+_REFERENCE = re.compile(r"\bpp?\.\s*\d|\b(?:No|Vol)\.\s*\d|\bibid\b|\bop\.\s*cit\b|\*[^*]+\*,?\s*\([^()]*\d{4}\)",
+                        re.IGNORECASE)
+# a page or note number left before a sentence by the source's layout ("197 Stalin reaffirmed ..."): not part of the quotation
+_LEADING_NUMBER = re.compile(r"^\d{1,3}\s+(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
                     continue
                 if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                     b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
-                sentence = para[a:b].strip().lstrip("-*• ")
+                sentence = _LEADING_NUMBER.sub("", para[a:b].strip().lstrip("-*• "))
                 if _MARKUP.search(sentence) or _RECORD.search(sentence) or _REFERENCE.search(sentence) \
                         or _starts_mid_sentence(sentence) or _breaks_off(sentence):  # headings, table rows, records, notes and fragments are not answers
                     continue
@@ -327,7 +331,8 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 # a question asking for a figure ("how many ...", "by how much ...", "what share / price / rate ...") or a date
 _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
-_DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in )?(?:what|which) year)\b", re.IGNORECASE)
+_DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in |on )?(?:what|which) "
+                            r"(?:exact )?(?:year|date|day|month))\b", re.IGNORECASE)
 # a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
                      r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
@@ -348,6 +353,11 @@ _SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guil
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{_MONTH}\b")
 _DAY_OF_MONTH = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b")  # "June 26", "26 June": a date, not a count
+_TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?)"
+# a figure with a unit of time ("nine months after", "a seven-day week", "six full-time days"): a duration, which counts
+# time, not the delegates or convictions a "how many" question asks for
+_DURATION = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w-]+)?[\s-]+{_TIME_UNIT}\b", re.IGNORECASE)
+_COUNTS_TIME = re.compile(rf"\bhow (?:many|much) (?:\w+ )?{_TIME_UNIT}\b|\bhow much time\b", re.IGNORECASE)
 
 
 def missing_details(question: str, quotations: list[str]) -> list[str]:
@@ -361,7 +371,7 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _DATE_QUESTION.search(part) and not set(_DATE.findall(quoted)) - set(_DATE.findall(part)):
             missing.append("a date")
         if _FIGURE_QUESTION.search(part):
-            if not _figures(quoted) - _figures(part):
+            if not _figures(quoted, durations=bool(_COUNTS_TIME.search(part))) - _figures(part):
                 missing.append("a figure")
             years = YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
             if years and not any(re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted) for year, decade in years):
@@ -373,9 +383,11 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
     return missing
 
 
-def _figures(text: str) -> set[str]:
-    """The figures a text gives, lower-cased ("1,200", "forty", "half"); a day of the month is part of a date."""
-    return {n.lower() for n in _NUMBER.findall(_DAY_OF_MONTH.sub(" ", text))}
+def _figures(text: str, durations: bool = True) -> set[str]:
+    """The figures a text gives, lower-cased ("1,200", "forty", "half"); a day of the month is part of a date.
+    Without `durations`, figures of time ("nine months") are left out."""
+    text = _DAY_OF_MONTH.sub(" ", text)
+    return {n.lower() for n in _NUMBER.findall(text if durations else _DURATION.sub(" ", text))}
 
 
 def document_vocabulary(texts) -> set[str]:

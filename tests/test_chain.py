@@ -163,6 +163,20 @@ def test_a_sentence_is_quotable_across_a_page_break_and_with_a_superscript_note_
         "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079"]
 
 
+def test_references_and_page_numbers_are_not_quoted(small_engine):
+    """A reference (an italic title with its date or place of publication) cites, it does not answer; a page or note
+    number the layout left before a sentence is not part of its quotation."""
+    from rag.extractive import quotable_sentences
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    text = ("67 Krzhizhanovsky, *Pravda* (June 23, 1928); Kuibyshev, *Izvestiia* (June 12, 1928), on the planning bodies.\n\n"
+            "See R. W. Davies, *The Industrialisation of Soviet Russia* (London, 1980), for the planning bodies of the time.\n\n"
+            "197 The State Planning Commission was created in February 1921 to replace the earlier planning bodies.")
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    assert [c.text for c in quotable_sentences([passage])] == [
+        "The State Planning Commission was created in February 1921 to replace the earlier planning bodies."]
+
+
 def test_answer_json_says_what_was_searched(small_engine):
     history = [("When was the State Planning Commission created?", "...")]
     result = answer(small_engine, "What did it replace?", history)
@@ -252,3 +266,12 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How many were convicted under the June 1940 decree?", ["A decree of June 26, 1940 was passed."]) \
         == ["a figure"]
     assert missing_details("How many were convicted under the June 1940 decree?", ["By 26 June 1940, 30,000 were."]) == []
+    # a duration counts time, not what the question counts; a question about time is answered by one
+    assert missing_details("How many delegates attended the congress of January 1925?",
+                           ["Nine months after the party congress, in January 1925, Zinoviev spoke at it."]) == ["a figure"]
+    assert missing_details("How many were convicted under the decree?", ["It kept the seven-day week (six full-time days)."]) \
+        == ["a figure"]
+    assert missing_details("How many were convicted in its first two years?", ["In two years, 30,000 were convicted."]) == []
+    assert missing_details("How many years did the first plan run?", ["The first plan ran for four years."]) == []
+    assert missing_details("On what exact date did Dzerzhinsky die?", ["He died soon after his speech."]) == ["a date"]
+    assert missing_details("On what date did Dzerzhinsky die?", ["He died on July 20, 1926."]) == []
