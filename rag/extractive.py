@@ -193,7 +193,7 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
     """Every sentence of the passages that could be quoted."""
     out = []
     for number, sp in enumerate(passages, start=1):
-        for para in _MID_SENTENCE_BREAK.sub(" ", sp.passage.text).split("\n\n"):
+        for para in _BLOCK_BREAK.split(_MID_SENTENCE_BREAK.sub(" ", sp.passage.text)):
             spans = split_sentences(para)
             for j, (a, b) in enumerate(spans):
                 if len(para[a:b].split()) < MIN_QUOTE_WORDS:
@@ -208,6 +208,8 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
     return out
 
 
+# a blank line, or a list item's start (a note in a list of notes: "- 64 For example, ..."), ends a block of sentences
+_BLOCK_BREAK = re.compile(r"\n\n|\n(?=[ \t]*[-*\u2022][ \t])")
 # a blank line inside a sentence (a page or column break in the source: "...with\n\nworkers' desires...") does not end it
 _MID_SENTENCE_BREAK = re.compile(r"(?<=[a-z,;])[ \t]*\n[ \t]*\n\s*(?=[a-z])")
 
@@ -331,8 +333,8 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 # a question asking for a figure ("how many ...", "by how much ...", "what share / price / rate ...") or a date
 _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
-_DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:was|were|did|do|does|had|has|is|are)|(?:in |on )?(?:what|which) "
-                            r"(?:exact )?(?:year|date|day|month))\b", re.IGNORECASE)
+_DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:and where )?(?:was|were|did|do|does|had|has|is|are)|where and when\b|"
+                            r"(?:in |on )?(?:what|which) (?:exact )?(?:year|date|day|month))\b", re.IGNORECASE)
 # a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
                      r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"

@@ -165,15 +165,17 @@ def test_a_sentence_is_quotable_across_a_page_break_and_with_a_superscript_note_
 
 def test_references_and_page_numbers_are_not_quoted(small_engine):
     """A reference (an italic title with its date or place of publication) cites, it does not answer; a page or note
-    number the layout left before a sentence is not part of its quotation."""
+    number the layout left before a sentence is not part of its quotation; each note of a list of notes stands alone."""
     from rag.extractive import quotable_sentences
 
     hit = small_engine.search("State Planning Commission", k=1)[0]
-    text = ("67 Krzhizhanovsky, *Pravda* (June 23, 1928); Kuibyshev, *Izvestiia* (June 12, 1928), on the planning bodies.\n\n"
+    text = ("- 66 Krzhizhanovsky, *Pravda* (June 2, 1928).\n- 67 The State Planning Commission had a staff of 500 by the end of 1928.\n"
+            "- 68 Krzhizhanovsky, *Pravda* (June 23, 1928); Kuibyshev, *Izvestiia* (June 12, 1928), on the planning bodies.\n\n"
             "See R. W. Davies, *The Industrialisation of Soviet Russia* (London, 1980), for the planning bodies of the time.\n\n"
             "197 The State Planning Commission was created in February 1921 to replace the earlier planning bodies.")
     passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
     assert [c.text for c in quotable_sentences([passage])] == [
+        "The State Planning Commission had a staff of 500 by the end of 1928.",
         "The State Planning Commission was created in February 1921 to replace the earlier planning bodies."]
 
 
@@ -275,3 +277,5 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How many years did the first plan run?", ["The first plan ran for four years."]) == []
     assert missing_details("On what exact date did Dzerzhinsky die?", ["He died soon after his speech."]) == ["a date"]
     assert missing_details("On what date did Dzerzhinsky die?", ["He died on July 20, 1926."]) == []
+    assert missing_details("When and where did Hudson die?", ["He died in London."]) == ["a date"]
+    assert missing_details("Where and when did Hudson die?", ["He died in London in 1871."]) == []
