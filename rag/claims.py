@@ -201,10 +201,11 @@ def negated_terms(text: str) -> tuple[set[str], str]:
     return out, span.strip()
 
 
-def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str]) -> list[tuple[str, Conflict]]:
+def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str], context: str = "") -> list[tuple[str, Conflict]]:
     """Differences, by kind, between a claim and a closely matching source sentence that may contradict it:
-    a number or date its paragraph does not have where the sentence has another, opposite trends
-    stated about the same terms, or terms that one side negates and the other asserts."""
+    a number or date its paragraph does not have where the sentence has another, a name neither the paragraph nor its
+    `context` (the work's title and section) has where the sentence names another, opposite trends stated about the
+    same terms, or terms that one side negates and the other asserts."""
     out: list[tuple[str, Conflict]] = []
     claim_nums, source_nums = numbers_of(claim), numbers_of(source)
     passage_nums = numbers_of(paragraph)
@@ -219,6 +220,12 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     source_months = [m for m in _MONTHS if m in sw and m != "may"]
     if claim_months and source_months and not set(claim_months) & set(source_months):
         out.append(("month", Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0]))))
+    # another person, place or body in the same words ("the sultan of Tidore" / "of Ternate") where the source never names the claim's
+    unseen_names = names_of(claim) - _bare_words(f"{paragraph} {context}")
+    swapped = [(c, s) for c in sorted(unseen_names) for s in sorted(names_of(source) - _bare_words(claim))
+               if _around(claim, c) & _around(source, s)]
+    if swapped:
+        out.append(("name", Conflict(claim_span=_context(claim, swapped[0][0]), source_span=_context(source, swapped[0][1]))))
     c_dir, s_dir = _directions(cw, claim_stems), _directions(sw, claim_stems)
     for a, b in (("up", "down"), ("change", "same")):
         if (a in c_dir and b in s_dir and b not in c_dir) or (b in c_dir and a in s_dir and a not in c_dir):
@@ -232,6 +239,19 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     elif s_neg and not c_neg and s_neg & claim_all:
         out.append(("negation", Conflict(claim_span=_stem_context(claim, s_neg & claim_all), source_span=s_span)))
     return out
+
+
+_NAME = re.compile(r"(?<![.?!:]\s)(?<!^)\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*")
+
+
+def _bare_words(text: str) -> set[str]:
+    """Lower-case words, a possessive's "'s" left off ("Brunel's" is "brunel")."""
+    return {w.removesuffix("'s") for w in _words(text)}
+
+
+def names_of(text: str) -> set[str]:
+    """Capitalized words not opening a sentence (names of people, places, bodies), lower-cased; months left out."""
+    return {n.lower() for n in _NAME.findall(text.strip())} - set(_MONTHS)
 
 
 def _stem_context(text: str, stems: set[str]) -> str:
@@ -249,8 +269,18 @@ def _trend_span(text: str, words: list[str], a: str, b: str) -> str:
 
 
 def _same_number(a: str, b: str) -> bool:
-    """Equal numbers; a year also matches its decade ("1975" and "1970s" are taken as the same)."""
-    return a == b or (_is_year(a) and b.endswith("s") and b[:3] == a[:3]) or (_is_year(b) and a.endswith("s") and a[:3] == b[:3])
+    """Equal numbers; a year also matches its decade ("1975" and "1970s" are taken as the same), and a number matches
+    a more precise one it rounds ("almost 34 million" for "33.9 million")."""
+    return a == b or (_is_year(a) and b.endswith("s") and b[:3] == a[:3]) or (_is_year(b) and a.endswith("s") and a[:3] == b[:3]) \
+        or _rounds(a, b) or _rounds(b, a)
+
+
+def _rounds(rounded: str, exact: str) -> bool:
+    """True if `exact`, rounded to as many decimals as `rounded` has, is `rounded` ("34" and "33.9"; not "34" and "33")."""
+    places = len(rounded.partition(".")[2])
+    if len(exact.partition(".")[2]) <= places or not rounded.replace(".", "").isdigit() or not exact.replace(".", "").isdigit():
+        return False
+    return round(float(exact), places) == float(rounded)
 
 
 # ---------------------------------------------------------------- evidence alignment
@@ -355,7 +385,7 @@ def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
     unseen = [n for n in claim_nums if not any(_same_number(n, p) for p in numbers_of(paragraph))]
     rival = [n for n in unseen if any(_is_year(u) == _is_year(n) and not any(_same_number(c, u) for c in claim_nums)
                                      for u in unit_nums)]
-    kinds = {kind for kind, _ in typed_conflicts(claim, unit.text, paragraph, claim_stems)}
+    kinds = {kind for kind, _ in typed_conflicts(claim, unit.text, paragraph, claim_stems, unit.context)}
     coverage = len(claim_stems & seen) / max(len(claim_stems), 1)
     # a number changed where the words around it are the same ("in July 1936" vs "in July of 1932"): a wrong number or date
     swap = any(_around(claim, n) & _around(unit.text, u) for n in rival for u in unit_nums if _is_year(u) == _is_year(n))
@@ -363,12 +393,12 @@ def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
             float("month" in kinds), float("direction" in kinds), float("negation" in kinds), float(swap)]
 
 
-def _around(text: str, number: str, width: int = 3) -> set[str]:
-    """Content stems within `width` words of a number in a text."""
+def _around(text: str, token: str, width: int = 3) -> set[str]:
+    """Content stems within `width` words of a number (or a lower-case word) in a text."""
     words = re.findall(r"[\w.,]+", text.lower())
     out: set[str] = set()
     for i, w in enumerate(words):
-        if numbers_of(w) == [number]:
+        if numbers_of(w) == [token] or w.strip(".,") == token:
             out |= content_stems(" ".join(words[max(0, i - width) : i] + words[i + 1 : i + width + 1]))
     return {stem for stem in out if not stem[0].isdigit()}
 
@@ -443,7 +473,7 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
     scores = {name: round(float(v), 4) for name, v in zip(DECISION_FEATURES, x)}
     scores.update({f"p_{v}": round(float(q), 4) for v, q in zip(VERDICTS, p)})
     judged = units[:2]
-    conflicts = [typed_conflicts(core, u.text, u.paragraph, content_stems(core)) for u in judged]
+    conflicts = [typed_conflicts(core, u.text, u.paragraph, content_stems(core), u.context) for u in judged]
     verdict, unit = "not_in_corpus", units[0]
     if p.argmax() == 0 and p[0] >= model["support_min"] and not conflicts[0]:
         # the closer of the two best-aligned units, if free of conflict: a sentence alone, not diluted by its neighbour

@@ -272,3 +272,28 @@ def test_a_negation_reaches_past_an_aside():
     terms, span = negated_terms("They did develop in 1929, but without, apparently, causing a real reduction in staff.")
     assert {"reduct", "staff"} <= terms and span == "without apparently causing a real reduction in"
     assert negated_terms("It was not so much reformed as abolished.")[0] == {"reform"}
+
+
+def test_a_rounded_number_is_the_same_number():
+    """"almost 34 million" paraphrases "33.9 million": no conflict; 34 against 33, or a year against another, is one."""
+    from rag.claims import typed_conflicts
+
+    source = "The number of wage-earners grew almost threefold, from 11.4 to 33.9 million."
+    assert typed_conflicts("Wage-earners reached almost 34 million.", source, source, {"wage", "earner"}) == []
+    assert [kind for kind, _ in typed_conflicts("Wage-earners reached 33 million.", source, source, {"wage", "earner"})] \
+        == ["number"]
+
+
+def test_another_name_in_the_source_is_a_conflict():
+    """A claim naming a sultan of Tidore where the source's sentence names the sultan of Ternate does not say the same;
+    a name the source's paragraph or its work's title holds is no conflict, nor is a source naming more than the claim."""
+    from rag.claims import typed_conflicts
+
+    source = "Under a treaty of 1652 the sultan of Ternate received 12,000 rix-dollars a year for the trees cut down."
+    found = typed_conflicts("A treaty of 1652 paid the sultan of Tidore 12,000 rix-dollars a year.", source, source, set())
+    assert [(kind, c.claim_span, c.source_span) for kind, c in found] == \
+        [("name", "the sultan of Tidore 12,000 rix-dollars a", "the sultan of Ternate received 12,000 rix-dollars")]
+    assert typed_conflicts("A treaty paid the sultan of Ternate a yearly sum.", source, source, set()) == []
+    assert typed_conflicts("Ternate's sultan received 12,000 rix-dollars a year.", source, source, set()) == []
+    assert typed_conflicts("A treaty paid the VOC's ally a yearly sum for the trees.", source, source, set()) == []
+    assert typed_conflicts("The Company paid the sultan a yearly sum.", source, source, set(), "The Company in the Moluccas") == []
