@@ -3,7 +3,7 @@
 The default path needs no LLM. It retrieves passages for the claim, cuts them into sentences (and pairs of
 adjacent sentences), and aligns the claim with each by embedding cosine and by the share of the claim's
 content words they contain. Over the best-aligned few it measures what a careful reader checks: how much of
-the claim's words and numbers the source paragraph holds, and whether a number, a date, a trend (rose/fell)
+the claim's words and numbers the source paragraph holds, and whether a number, a date, a name, a trend (rose/fell)
 or a negation conflicts, and how likely a trained contradiction model (rag.contradiction) finds it that the
 best-aligned sentences contradict the claim. A multinomial logistic model fitted on our own training claims
 (training/fit_claims.py, rag/claim_model.json; never on eval data) turns these into probabilities of the
