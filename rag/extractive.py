@@ -54,6 +54,7 @@ class Candidate:
 
     passage: int
     text: str  # what would be quoted, and what the reading model reads
+    run_on: str = ""  # the quotation run on to the next sentence of its paragraph ("" where none may follow)
 
 
 def content_words(text: str) -> set[str]:
@@ -146,9 +147,10 @@ class ExtractiveGenerator:
         return candidates, self.reader.gain(question_parts(question), [c.text for c in candidates]).overall
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
-        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best,
-        then give each part of a two-part question, and each of two authors it names, an answer of its own,
-        then add close seconds. Returns the picks and the features that say whether they answer at all."""
+        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best (run on
+        to the next sentence if the question asks why or how something happened), then give each part of a two-part
+        question, and each of two authors it names, an answer of its own, then add close seconds. Returns the picks
+        and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
             return [], {}
@@ -160,6 +162,8 @@ class ExtractiveGenerator:
         gains = self.reader.gain(parts, texts)
         overall = gains.overall
         chosen = [int(np.argmax(overall))]
+        if _EXPLANATION_QUESTION.search(question) and shown[chosen[0]].run_on:
+            texts[chosen[0]] = shown[chosen[0]].run_on  # a reason is rarely given in the sentence that states the fact
 
         def add(i: int, needed: bool = False) -> None:  # needed: to answer a part, however it reads as a whole
             close = overall[i] >= overall[chosen[0]] - self.settings.read_quote_gap
@@ -186,7 +190,7 @@ class ExtractiveGenerator:
                     # a detail of the question no sentence makes likely (a year, a name the text does not give)
                     "least_supported_token": float(gains.tokens.max(axis=0).min()),
                     "least_supported_3": float(np.sort(gains.tokens.max(axis=0))[:3].mean())}
-        return [(shown[i].passage, shown[i].text) for i in chosen], features
+        return [(shown[i].passage, texts[i]) for i in chosen], features
 
 
 def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
@@ -200,12 +204,21 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
                     continue
                 if len(para[a:b].split()) < SHORT_SENTENCE_WORDS and j + 1 < len(spans):
                     b = spans[j + 1][1]  # a short sentence rarely stands alone: quote it with the next
-                sentence = _LEADING_NUMBER.sub("", para[a:b].strip().lstrip("-*• "))
-                if _MARKUP.search(sentence) or _RECORD.search(sentence) or _REFERENCE.search(sentence) \
-                        or _starts_mid_sentence(sentence) or _breaks_off(sentence):  # headings, table rows, records, notes and fragments are not answers
+                sentence = _quotation(para[a:b])
+                if not sentence or _starts_mid_sentence(sentence):
                     continue
-                out.append(Candidate(number, sentence))
+                after = next((end for start, end in spans if start >= b), None)
+                out.append(Candidate(number, sentence, _quotation(para[a:after]) if after else ""))
     return out
+
+
+def _quotation(text: str) -> str:
+    """The text as it would be quoted (without a list mark or a page number before it), or "" if it is no answer:
+    headings, table rows, records, notes and sentences that break off."""
+    text = _LEADING_NUMBER.sub("", text.strip().lstrip("-*• "))
+    if _MARKUP.search(text) or _RECORD.search(text) or _REFERENCE.search(text) or _breaks_off(text):
+        return ""
+    return text
 
 
 # a blank line, or a list item's start (a note in a list of notes: "- 64 For example, ..."), ends a block of sentences
@@ -278,6 +291,9 @@ def _repeats(texts: list[str], vectors: np.ndarray, i: int, chosen: list[int]) -
                for j in chosen)
 
 
+# a question asking for a reason or a course of events ("why ...", "how did ... respond"), not for a quantity
+_EXPLANATION_QUESTION = re.compile(r"\bwhy\b|\bhow (?:did|does|do|was|were|is|are|has|have|had|could|would|can|should)\b",
+                                   re.IGNORECASE)
 _PART_BREAK = re.compile(r"(?<=\?)\s+(?=\S)|,?\s+(?=(?:and|but)\s+(?:how|why|what|when|where|who|whom|which|whether|"
                          r"did|does|do|was|were|is|are|has|have|had|can|could|would)\b)", re.IGNORECASE)
 

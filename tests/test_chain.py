@@ -179,6 +179,22 @@ def test_references_and_page_numbers_are_not_quoted(small_engine):
         "The State Planning Commission was created in February 1921 to replace the earlier planning bodies."]
 
 
+def test_a_quotation_runs_on_only_within_its_paragraph_and_never_into_a_note(small_engine):
+    """Each candidate knows its quotation run on to the next sentence, which the read mode gives for a why question;
+    there is none at the end of a paragraph or where the next sentence is a reference."""
+    from rag.extractive import quotable_sentences
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    first = ("The State Planning Commission was created in February 1921 to replace the earlier planning bodies, which "
+             "had been set up in haste during the Civil War and had never agreed on what a plan should contain.")
+    second = "Its chairman was Krzhizhanovsky."
+    note = "See R. W. Davies, *The Industrialisation of Soviet Russia* (London, 1980)."
+    text = f"{first} {second}\n\n{first} {note}"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    candidates = quotable_sentences([passage])
+    assert [(c.text, c.run_on) for c in candidates] == [(first, f"{first} {second}"), (first, "")]
+
+
 def test_answer_json_says_what_was_searched(small_engine):
     history = [("When was the State Planning Commission created?", "...")]
     result = answer(small_engine, "What did it replace?", history)

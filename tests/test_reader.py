@@ -94,6 +94,30 @@ def test_read_mode_quotes_the_answering_sentence_verbatim(small_engine):
         assert locate(q.text, small_engine.index.document_text(q.doc), allow_repair=False) is not None
 
 
+_URALS = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could be "
+          "reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow. They feared "
+          "that any reserve they reported would simply be written into the next year's plan as an obligation to be met "
+          "in full, whatever the state of their plant. Output of pig iron in the Urals nevertheless rose in 1931.")
+
+
+def test_a_why_question_is_answered_by_the_lead_sentence_run_on_to_the_next(small_engine, reader):
+    """The reason for a fact is rarely given in the sentence that states it: for a why or how question the lead
+    quotation runs on to the next sentence of its paragraph; for a question about a date it does not."""
+    from rag.chunking import split_sentences
+    from rag.extractive import ExtractiveGenerator, quotable_sentences
+
+    hit = small_engine.search("pig iron targets", k=1)[0]
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": _URALS})})
+    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
+    single = {c.text for c in quotable_sentences([passage])}
+
+    why, _ = generator.read("Why did the factory directors of the Urals hide their reserves from the planners?", [passage])
+    lead = why[0][1]
+    assert lead not in single and len(split_sentences(lead)) >= 2 and lead in _URALS
+    when, _ = generator.read("In what year did the factory directors of the Urals hide their reserves?", [passage])
+    assert all(text in single for _, text in when)
+
+
 def test_read_mode_declines_what_the_documents_do_not_answer(small_engine):
     result = answer(small_engine, "What was the population of Lisbon in 1755?", settings=read_mode(small_engine))
     assert result.abstained and not result.quotes
