@@ -9,7 +9,8 @@ Two modes (settings.answer.mode):
   background, and for follow-ups (rag.chain), the fast mode answers.
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 
-In both modes the answer declines when the question names something the documents never mention
+In both modes the lead quotation of a why or how question runs on to the next sentence, which usually gives the reason
+(lead_quotation), and the answer declines when the question names something the documents never mention
 (unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, a share or a sum of money,
 the year of a figure (missing_details).
 """
@@ -110,10 +111,12 @@ class ExtractiveGenerator:
         if scored is None:
             return [], 0.0
         candidates, _, cheap, s_vecs = scored
+        order = np.argsort(-cheap)
         texts = [c.text for c in candidates]
-        chosen = _distinct_best(np.argsort(-cheap), cheap, texts, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
+        texts[order[0]] = lead_quotation(question, candidates[order[0]])
+        chosen = _distinct_best(order, cheap, texts, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
         evidence = float(cheap[chosen[0]] - 0.25 / (candidates[chosen[0]].passage + 1)) if chosen else 0.0
-        return [(candidates[i].passage, candidates[i].text) for i in chosen], evidence
+        return [(candidates[i].passage, texts[i]) for i in chosen], evidence
 
     def _shortlist(self, question: str, passages: list[ScoredPassage], by_rank: bool = True):
         """The settings.sentences_embedded candidates most worth reading, with their cosine to the question, cheap score
@@ -147,10 +150,9 @@ class ExtractiveGenerator:
         return candidates, self.reader.gain(question_parts(question), [c.text for c in candidates]).overall
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
-        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best (run on
-        to the next sentence if the question asks why or how something happened), then give each part of a two-part
-        question, and each of two authors it names, an answer of its own, then add close seconds. Returns the picks
-        and the features that say whether they answer at all."""
+        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best
+        (lead_quotation), then give each part of a two-part question, and each of two authors it names, an answer of
+        its own, then add close seconds. Returns the picks and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
             return [], {}
@@ -162,8 +164,7 @@ class ExtractiveGenerator:
         gains = self.reader.gain(parts, texts)
         overall = gains.overall
         chosen = [int(np.argmax(overall))]
-        if _EXPLANATION_QUESTION.search(question) and shown[chosen[0]].run_on:
-            texts[chosen[0]] = shown[chosen[0]].run_on  # a reason is rarely given in the sentence that states the fact
+        texts[chosen[0]] = lead_quotation(question, shown[chosen[0]])
 
         def add(i: int, needed: bool = False) -> None:  # needed: to answer a part, however it reads as a whole
             close = overall[i] >= overall[chosen[0]] - self.settings.read_quote_gap
@@ -191,6 +192,12 @@ class ExtractiveGenerator:
                     "least_supported_token": float(gains.tokens.max(axis=0).min()),
                     "least_supported_3": float(np.sort(gains.tokens.max(axis=0))[:3].mean())}
         return [(shown[i].passage, texts[i]) for i in chosen], features
+
+
+def lead_quotation(question: str, candidate: Candidate) -> str:
+    """What the answer quotes of its best candidate: for a question asking why or how something happened, the sentence
+    run on to the next one, since a reason is rarely given in the sentence that states the fact."""
+    return candidate.run_on if candidate.run_on and _EXPLANATION_QUESTION.search(question) else candidate.text
 
 
 def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
