@@ -10,7 +10,7 @@ Two modes (settings.answer.mode):
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 
 In both modes the lead quotation of a why or how question runs on to the next sentence, which usually gives the reason
-(lead_quotation), and the answer declines when the question names something the documents never mention
+(quotation_for), and the answer declines when the question names something the documents never mention
 (unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, a share or a sum of money,
 the year of a figure (missing_details).
 """
@@ -113,7 +113,7 @@ class ExtractiveGenerator:
         candidates, _, cheap, s_vecs = scored
         order = np.argsort(-cheap)
         texts = [c.text for c in candidates]
-        texts[order[0]] = lead_quotation(question, candidates[order[0]])
+        texts[order[0]] = quotation_for(question, candidates[order[0]])
         chosen = _distinct_best(order, cheap, texts, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
         evidence = float(cheap[chosen[0]] - 0.25 / (candidates[chosen[0]].passage + 1)) if chosen else 0.0
         return [(candidates[i].passage, texts[i]) for i in chosen], evidence
@@ -150,9 +150,10 @@ class ExtractiveGenerator:
         return candidates, self.reader.gain(question_parts(question), [c.text for c in candidates]).overall
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
-        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best
-        (lead_quotation), then give each part of a two-part question, and each of two authors it names, an answer of
-        its own, then add close seconds. Returns the picks and the features that say whether they answer at all."""
+        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best, then
+        give each part of a two-part question, and each of two authors it names, an answer of its own, then add close
+        seconds; the lead and each part's answer run on where what they answer asks why or how (quotation_for).
+        Returns the picks and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
             return [], {}
@@ -164,7 +165,6 @@ class ExtractiveGenerator:
         gains = self.reader.gain(parts, texts)
         overall = gains.overall
         chosen = [int(np.argmax(overall))]
-        texts[chosen[0]] = lead_quotation(question, shown[chosen[0]])
 
         def add(i: int, needed: bool = False) -> None:  # needed: to answer a part, however it reads as a whole
             close = overall[i] >= overall[chosen[0]] - self.settings.read_quote_gap
@@ -181,6 +181,12 @@ class ExtractiveGenerator:
                 add(max(theirs, key=lambda i: overall[i]), needed=True)
         for i in np.argsort(-overall):
             add(int(i))
+        asked = {int(np.argmax(gains.by_part[:, p])): part for p, part in enumerate(parts)}  # each part's best answer
+        asked.setdefault(chosen[0], question)
+        for i, what in asked.items():
+            quotation = quotation_for(what, shown[i])
+            if i in chosen and not any(texts[j] in quotation for j in chosen if j != i):  # nothing quoted twice
+                texts[i] = quotation
         lead = chosen[0]
         q_words = content_words(question)
         found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
@@ -194,9 +200,10 @@ class ExtractiveGenerator:
         return [(shown[i].passage, texts[i]) for i in chosen], features
 
 
-def lead_quotation(question: str, candidate: Candidate) -> str:
-    """What the answer quotes of its best candidate: for a question asking why or how something happened, the sentence
-    run on to the next one, since a reason is rarely given in the sentence that states the fact."""
+def quotation_for(question: str, candidate: Candidate) -> str:
+    """What the answer quotes of a candidate chosen to answer a question (or a part of one): for a question asking why
+    or how something happened, the sentence run on to the next one, since a reason is rarely given in the sentence that
+    states the fact."""
     return candidate.run_on if candidate.run_on and _EXPLANATION_QUESTION.search(question) else candidate.text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.chain import REMOVED_TEXT, answer, standalone_question, verify_draft
@@ -195,6 +196,42 @@ def test_a_quotation_runs_on_only_within_its_paragraph_and_never_into_a_note(sma
     assert [(c.text, c.run_on) for c in candidates] == [(first, f"{first} {second}"), (first, "")]
 
 
+class _ScriptedReader:
+    """Reading gains looked up by a sentence's opening words: the selection logic around the reader, without the model
+    (tests/test_reader.py reads with the model itself)."""
+
+    loading = False
+
+    def __init__(self, gains: dict[str, tuple[float, tuple[float, ...]]]):
+        self.gains = gains  # opening words -> (gain for the whole question, gain for each part)
+
+    def gain(self, parts, texts):
+        from rag.reader import Scores
+
+        rows = [next((g for start, g in self.gains.items() if t.startswith(start)), (-1.0, (-1.0,) * len(parts)))
+                for t in texts]
+        return Scores(overall=np.array([r[0] for r in rows]), by_part=np.array([r[1] for r in rows]),
+                      tokens=np.zeros((len(texts), 4)))
+
+
+def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not(small_engine):
+    from rag.extractive import ExtractiveGenerator
+
+    turksib = ("The Turksib railway, which joined the cotton lands of Central Asia to the grain and timber of Siberia, was "
+               "completed in 1930, a year ahead of the date set for it in the first five-year plan.")
+    urals = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could "
+             "be reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow.")
+    reason = "They feared that any reserve they reported would be written into the next year's plan."
+    hit = small_engine.search("pig iron targets", k=1)[0]
+    text = f"{turksib} It was built by the People's Commissariat of Transport.\n\n{urals} {reason}"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    reader = _ScriptedReader({"The Turksib": (2.0, (2.0, 0.1)), "In 1930 the factory": (1.0, (0.0, 1.5))})
+    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
+    question = "When was the Turksib railway completed, and why did the factory directors of the Urals hide their reserves?"
+    picked, _ = generator.read(question, [passage])
+    assert [text for _, text in picked] == [turksib, f"{urals} {reason}"]
+
+
 def test_answer_json_says_what_was_searched(small_engine):
     history = [("When was the State Planning Commission created?", "...")]
     result = answer(small_engine, "What did it replace?", history)
@@ -206,7 +243,6 @@ def test_answer_json_says_what_was_searched(small_engine):
 def test_extractive_shortlist_ranks_every_sentence_by_the_index_vectors(small_engine):
     """Candidates from an indexed passage take the index's own sentence vectors (no embedding at question time), so
     sentences beyond the first few by word overlap can still be read; a candidate the index lacks is embedded now."""
-    import numpy as np
 
     from rag.extractive import quotable_sentences, stored_vectors
 
@@ -228,7 +264,6 @@ def test_extractive_shortlist_ranks_every_sentence_by_the_index_vectors(small_en
 def test_two_quotations_never_share_a_sentence():
     """A short sentence is quoted with the next one, so two candidates can overlap by a sentence: the second is a
     repeat however different the rest of it is."""
-    import numpy as np
 
     from rag.extractive import _repeats
 
