@@ -9,8 +9,8 @@ Two modes (settings.answer.mode):
   background, and for follow-ups (rag.chain), the fast mode answers.
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 
-In both modes the lead quotation of a why or how question runs on to the next sentence, which usually gives the reason
-(quotation_for), and the answer declines when the question names something the documents never mention
+In both modes a quotation that answers a why or how question runs on to the next sentence, which usually gives the
+reason (quotation_for), and the answer declines when the question names something the documents never mention
 (unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, a share or a sum of money,
 the year of a figure (missing_details).
 """
