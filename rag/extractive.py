@@ -45,6 +45,13 @@ _RECORD = re.compile(r"https?://|www\.|<a\s|(?:\b[A-Z][\w()]*(?: [A-Za-z()]+){0,
 # with its place or date of publication, "*Pravda* (June 23, 1958)", "*Soviet Workers* (London, 1986)") cites, it does not answer
 _REFERENCE = re.compile(r"\bpp?\.\s*\d|\b(?:No|Vol)\.\s*\d|\bibid\b|\bop\.\s*cit\b|\*[^*]+\*,?\s*\([^()]*\d{4}\)",
                         re.IGNORECASE)
+# a sentence on the text's own plan ("This study is composed of three sections.", "The second part makes general
+# observations about ...") says where an answer is, not what it is
+_ROADMAP = re.compile(r"(?:This|The present|In this) (?:study|article|paper|chapter|essay|book)\b[^.]{0,40}?\b(?:is (?:composed|"
+                      r"divided|organized|structured)|consists of|deals with|will (?:examine|discuss|show|argue|deal|focus|"
+                      r"consider|begin)|examines|discusses|proceeds)|The (?:first|second|third|fourth|fifth|final|last|next|"
+                      r"following) (?:section|part|chapter)s?(?: of (?:this|the) (?:study|article|paper|chapter|essay))? "
+                      r"(?:deals|examines|discusses|makes|describes|presents|turns|considers|focuses|analy[sz]es|looks)\b")
 # a page or note number left before a sentence by the source's layout ("197 Stalin reaffirmed ..."): not part of the quotation
 _LEADING_NUMBER = re.compile(r"^\d{1,3}\s+(?=[A-Z])")
 
@@ -228,9 +235,10 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
 
 def _quotation(text: str) -> str:
     """The text as it would be quoted (without a list mark or a page number before it), or "" if it is no answer:
-    headings, table rows, records, notes and sentences that break off."""
+    headings, table rows, records, notes, the text's plan and sentences that break off."""
     text = _LEADING_NUMBER.sub("", text.strip().lstrip("-*• "))
-    if _MARKUP.search(text) or _RECORD.search(text) or _REFERENCE.search(text) or _breaks_off(text):
+    if _MARKUP.search(text) or _RECORD.search(text) or _REFERENCE.search(text) or _ROADMAP.match(text) \
+            or _breaks_off(text):
         return ""
     return text
 

@@ -232,6 +232,20 @@ def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not
     assert [text for _, text in picked] == [turksib, f"{urals} {reason}"]
 
 
+def test_a_sentence_on_the_texts_own_plan_is_not_quoted(small_engine):
+    """"This study is composed of three sections." says where an answer is, not what it is; a sentence on the first
+    part of something else is quoted."""
+    from rag.extractive import quotable_sentences
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    kept = "The first part of the plan was fulfilled by the State Planning Commission in February 1921, ahead of time."
+    text = ("This study is composed of three sections.\n\n"
+            "The second part makes general observations about the State Planning Commission and its staff in 1921.\n\n"
+            f"{kept}")
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    assert [c.text for c in quotable_sentences([passage])] == [kept]
+
+
 def test_answer_json_says_what_was_searched(small_engine):
     history = [("When was the State Planning Commission created?", "...")]
     result = answer(small_engine, "What did it replace?", history)
