@@ -62,7 +62,13 @@ class Candidate:
 
     passage: int
     text: str  # what would be quoted, and what the reading model reads
-    run_on: str = ""  # the quotation run on to the next sentence of its paragraph ("" where none may follow)
+    through_next: str = ""  # the source from this sentence to the end of the next one in its paragraph, as it stands
+
+    @property
+    def run_on(self) -> str:
+        """The quotation run on to the next sentence of its paragraph ("" where none may follow). Checked only when
+        asked for: few candidates are."""
+        return _quotation(self.through_next) if self.through_next else ""
 
 
 def content_words(text: str) -> set[str]:
@@ -229,7 +235,7 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
                 if not sentence or _starts_mid_sentence(sentence):
                     continue
                 after = next((end for start, end in spans if start >= b), None)
-                out.append(Candidate(number, sentence, _quotation(para[a:after]) if after else ""))
+                out.append(Candidate(number, sentence, para[a:after] if after else ""))
     return out
 
 
