@@ -284,6 +284,19 @@ def test_a_rounded_number_is_the_same_number():
         == ["number"]
 
 
+def test_opposite_trends_conflict_only_where_the_source_states_one():
+    """A claim that the burden rose conflicts with a source saying it fell; not with a source saying it rose in one
+    region and fell in another, which does not say which trend the claim's terms took."""
+    from rag.claims import content_stems, typed_conflicts
+
+    claim = "The reform raised the tax burden of the peasants."
+    terms = content_stems(claim)
+    fell = "After the reform the tax burden of the peasants fell sharply."
+    both = "The reform raised the tax burden of the peasants in the north-east and lowered their tax burden in the towns."
+    assert [kind for kind, _ in typed_conflicts(claim, fell, fell, terms)] == ["direction"]
+    assert typed_conflicts(claim, both, both, terms) == []
+
+
 def test_another_name_in_the_source_is_a_conflict():
     """A claim naming a sultan of Tidore where the source's sentence names the sultan of Ternate does not say the same;
     a name the source's paragraph or its work's title holds is no conflict, nor is a source naming more than the claim."""
