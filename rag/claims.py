@@ -34,7 +34,7 @@ from rag.errors import BadInput, ModelMissing
 from rag.lexical import stem
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
-from rag.text import STOP_WORDS
+from rag.text import STOP_WORDS, breaks_off
 from rag.types import Quote, ScoredPassage
 
 Verdict = Literal["supported", "refuted", "not_in_corpus"]
@@ -315,13 +315,14 @@ def split_attribution(claim: str, surnames: set[str]) -> tuple[str, list[str]]:
 
 
 def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
-    """Sentences of the passages, and pairs of adjacent sentences, as alignment candidates."""
+    """Sentences of the passages, and pairs of adjacent sentences, as alignment candidates. A heading ("The malikâne
+    reform of 1695") or a fragment that breaks off asserts nothing: it is no unit on its own."""
     units, seen = [], set()
     for number, sp in enumerate(passages, start=1):
         for para in sp.passage.text.split("\n\n"):
             sentences = [para[a:b].strip() for a, b in split_sentences(para)]
             for i, s in enumerate(sentences):
-                texts = [s] if len(s.split()) >= MIN_SENTENCE_WORDS else []
+                texts = [s] if len(s.split()) >= MIN_SENTENCE_WORDS and not breaks_off(s) else []
                 texts += [f"{s} {sentences[i + 1]}"] if i + 1 < len(sentences) else []
                 for text in texts:
                     if text not in seen:  # retrieved passages overlap by a sentence

@@ -31,7 +31,7 @@ from rag.reader import Reader
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
 from rag.store import Index
-from rag.text import STOP_WORDS, YEAR
+from rag.text import STOP_WORDS, YEAR, breaks_off
 from rag.types import ScoredPassage
 
 MIN_QUOTE_WORDS = 6
@@ -244,7 +244,7 @@ def _quotation(text: str) -> str:
     headings, table rows, records, notes, the text's plan and sentences that break off."""
     text = _LEADING_NUMBER.sub("", text.strip().lstrip("-*• "))
     if _MARKUP.search(text) or _RECORD.search(text) or _REFERENCE.search(text) or _ROADMAP.match(text) \
-            or _breaks_off(text):
+            or breaks_off(text):
         return ""
     return text
 
@@ -357,15 +357,6 @@ def _starts_mid_sentence(text: str) -> bool:
     """A fragment cut off by a page or note break ("expectation of local organs..."): not a quotation to open with."""
     first = next((ch for ch in text if ch.isalpha()), "")
     return first.islower()
-
-
-_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3})?$")
-
-
-def _breaks_off(text: str) -> bool:
-    """A sentence that stops without a full stop (a footnote number, maybe superscript, may follow it): cut off by a table, a page
-    or a list ("...were, as we have seen,21"), it does not say what it set out to."""
-    return not _SENTENCE_END.search(text.rstrip())
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:

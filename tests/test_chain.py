@@ -150,18 +150,21 @@ def test_extractive_answer_never_quotes_a_sentence_that_breaks_off(small_engine)
 
 def test_a_sentence_is_quotable_across_a_page_break_and_with_a_superscript_note_number(small_engine):
     """A blank line inside a sentence (a page break in the source) does not cut it into two fragments, neither of which
-    could be quoted; a superscript note number after the full stop does not make a sentence look cut off."""
+    could be quoted; a superscript note number after the full stop, in Unicode or in HTML, does not make a sentence
+    look cut off."""
     from rag.extractive import quotable_sentences
 
     hit = small_engine.search("State Planning Commission", k=1)[0]
     text = ("The State Planning Commission was created in February 1921 and given tasks\n\n"
             "which the earlier planning bodies had never been able to carry out.\n\n"
-            "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079")
+            "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079\n\n"
+            "His successor kept the post until the commission was reorganized in 1930.<sup>20</sup>")
     passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
     assert [c.text for c in quotable_sentences([passage])] == [
         ("The State Planning Commission was created in February 1921 and given tasks which the earlier planning bodies "
          "had never been able to carry out."),
-        "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079"]
+        "Its chairman paid with his life for his independence from the Politburo.\u00b9\u2079",
+        "His successor kept the post until the commission was reorganized in 1930.<sup>20</sup>"]
 
 
 def test_references_and_page_numbers_are_not_quoted(small_engine):

@@ -274,6 +274,19 @@ def test_a_negation_reaches_past_an_aside():
     assert negated_terms("It was not so much reformed as abolished.")[0] == {"reform"}
 
 
+def test_a_heading_or_a_broken_off_fragment_is_no_evidence(small_engine):
+    """A heading ("The malikâne reform of 1695") or a sentence cut off by the page asserts nothing, so neither can
+    support a claim by itself; a sentence ending in a note marker, plain or HTML, is whole."""
+    from rag.claims import evidence_units
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    created = "The State Planning Commission was created in February 1921 to replace the earlier planning bodies.4"
+    staffed = "By the end of 1928 the State Planning Commission had a staff of about five hundred.<sup>15</sup>"
+    text = f"The State Planning Commission of 1921\n\n{created}\n\n{staffed}\n\nIts staff had grown by the end of the year to"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    assert [u.text for u in evidence_units([passage])] == [created, staffed]
+
+
 def test_a_rounded_number_is_the_same_number():
     """"almost 34 million" paraphrases "33.9 million": no conflict; 34 against 33, or a year against another, is one."""
     from rag.claims import typed_conflicts
