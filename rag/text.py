@@ -122,11 +122,11 @@ def line_of(starts: np.ndarray, offset: int) -> int:
 
 
 # a note number may follow: "...planning bodies.4", "...planning bodies.¹⁹", "...planning bodies.<sup>15</sup>"
-_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3}|<sup>[^<]{0,20}</sup>)?$",
-                           re.IGNORECASE)
+_WHOLE_SENTENCE_END = re.compile(
+    r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3}|<sup>[^<]{0,20}</sup>)?$", re.IGNORECASE)
 
 
 def breaks_off(text: str) -> bool:
     """A sentence that stops without a full stop (a footnote number, maybe superscript, may follow it): cut off by a table, a page
     or a list ("...were, as we have seen,21"), it does not say what it set out to."""
-    return not _SENTENCE_END.search(text.rstrip())
+    return not _WHOLE_SENTENCE_END.search(text.rstrip())
