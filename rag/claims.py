@@ -228,9 +228,10 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
         out.append(("name", Conflict(claim_span=_context(claim, swapped[0][0]), source_span=_context(source, swapped[0][1]))))
     c_dir, s_dir = _directions(cw, claim_stems), _directions(sw, claim_stems)
     for a, b in (("up", "down"), ("change", "same")):
+        claimed, stated = c_dir & {a, b}, s_dir & {a, b}
         # each side states one trend, the other's: a side stating both ("it rose in the north and fell in the south")
         # does not say which the claim's terms took
-        if {a, b} == (c_dir & {a, b}) | (s_dir & {a, b}) and len(c_dir & {a, b}) == len(s_dir & {a, b}) == 1:
+        if len(claimed) == len(stated) == 1 and claimed != stated:
             out.append(("direction", Conflict(claim_span=_trend_span(claim, cw, a, b), source_span=_trend_span(source, sw, a, b))))
     c_neg, c_span = negated_terms(claim)
     s_neg, s_span = negated_terms(source)
