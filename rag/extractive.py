@@ -217,7 +217,9 @@ def quotation_for(question: str, candidate: Candidate) -> str:
     """What the answer quotes of a candidate chosen to answer a question (or a part of one): for a question asking why
     or how something happened, the sentence run on to the next one, since a reason is rarely given in the sentence that
     states the fact."""
-    return candidate.run_on if candidate.run_on and _EXPLANATION_QUESTION.search(question) else candidate.text
+    if not _EXPLANATION_QUESTION.search(question):
+        return candidate.text
+    return candidate.run_on or candidate.text
 
 
 def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
