@@ -13,14 +13,14 @@ import numpy as np
 from rag.loaders import LoadedFile
 from rag.settings import ChunkingSettings
 from rag.structure import PageMap, RunningHead, find_headings, find_running_heads
-from rag.text import MappedText, line_of, line_starts, map_text
+from rag.text import NOTE_MARKER, MappedText, line_of, line_starts, map_text
 from rag.types import DocumentInfo, Passage, Sentence
 
 TokenCounter = Callable[[list[str]], list[int]]
 
-# A sentence ends at . ! or ? (maybe followed by a quote, bracket or footnote number) before
+# A sentence ends at . ! or ? (maybe followed by a quote, bracket or note number) before
 # whitespace and a capital, digit or opening quote.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\d{0,3}(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(rf"[.!?][\"'”’)\]]*{NOTE_MARKER}?(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _NO_BREAK_BEFORE = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Vol|vol|No|no|pp|p|cf|ed|eds|trans|Ibid|ibid|op|cit|al|etc|i\.e|e\.g|vs|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z])$"
 )

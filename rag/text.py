@@ -121,9 +121,9 @@ def line_of(starts: np.ndarray, offset: int) -> int:
     return int(np.searchsorted(starts, offset, side="right"))
 
 
-# a note number may follow: "...planning bodies.4", "...planning bodies.¹⁹", "...planning bodies.<sup>15</sup>"
-_WHOLE_SENTENCE_END = re.compile(
-    r"[.!?][\"'\u201d\u2019)\]]*(?:\s*\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3}|<sup>[^<]{0,20}</sup>)?$", re.IGNORECASE)
+# A note number that may follow a sentence's closing punctuation: "...bodies.4", "...bodies.¹⁹", "...bodies.<sup>15</sup>"
+NOTE_MARKER = r"(?:\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3}|<sup>[^<]{0,20}</sup>)"
+_WHOLE_SENTENCE_END = re.compile(rf"[.!?][\"'\u201d\u2019)\]]*(?:\s*{NOTE_MARKER})?$", re.IGNORECASE)
 
 
 def breaks_off(text: str) -> bool:
