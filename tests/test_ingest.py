@@ -78,6 +78,18 @@ def test_every_passage_is_made_of_its_indexed_sentences(corpus_index):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
+def test_a_note_marker_ends_a_sentence(corpus_index):
+    """"...in March.<sup>1</sup> However, ..." is two sentences, as "...in March.1 However, ..." is: each can be
+    quoted, and embedded, alone."""
+    from rag.chunking import split_sentences
+
+    text = "It was set out in March.<sup>1</sup> However, it met resistance.\u00b2 Malenkov opposed it.3 He lost."
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "It was set out in March.<sup>1</sup>", "However, it met resistance.\u00b2", "Malenkov opposed it.3", "He lost."]
+    marked = [s.text for s in corpus_index.sentences if "</sup>" in s.text]
+    assert marked and not [s for s in marked if re.search(r"</sup>\s+[A-Z]", s)]
+
+
 def test_a_sentence_vector_matches_a_question_about_that_sentence(corpus_engine):
     """Sentence vectors live in the question space: a question on one sentence finds it among its passage's."""
     index, embedder = corpus_engine.index, corpus_engine.embedder
