@@ -8,8 +8,9 @@ or a negation conflicts, and how likely a trained contradiction model (rag.contr
 best-aligned sentences contradict the claim. A multinomial logistic model fitted on our own training claims
 (training/fit_claims.py, rag/claim_model.json; never on eval data) turns these into probabilities of the
 three verdicts. A claim is `supported` only when that probability clears a floor fitted to keep false
-"supported" rare, `refuted` when refutation is most likely (with the conflicting spans side by side when
-one is found), and otherwise `not_in_corpus`, with the closest source sentence named in the reason.
+"supported" rare and the best-aligned sentence has no conflict with it; `refuted` when refutation is most likely,
+or when a sentence that says what the claim says reverses one point of it (the conflicting spans are shown side
+by side); and otherwise `not_in_corpus`, with the closest source sentence named in the reason.
 
 With an LLM, the model reads the numbered passages and answers in a fixed format; its quotations
 are verified against the cited documents like any other, and an unreadable reply falls back to the
@@ -479,11 +480,14 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
     judged = units[:2]
     conflicts = [typed_conflicts(core, u.text, u.paragraph, content_stems(core), u.context) for u in judged]
     verdict, unit = "not_in_corpus", units[0]
-    if p.argmax() == 0 and p[0] >= model["support_min"] and not conflicts[0]:
+    says_the_same = p.argmax() == 0 and p[0] >= model["support_min"]
+    if says_the_same and not conflicts[0]:
         # the closer of the two best-aligned units, if free of conflict: a sentence alone, not diluted by its neighbour
         verdict, unit = "supported", max((u for u, c in zip(judged, conflicts) if not c), key=lambda u: u.cosine)
-    elif p.argmax() == 1:
-        verdict = "refuted"  # on the best-aligned unit, whose conflict the model weighed
+    elif p.argmax() == 1 or says_the_same:
+        # on the best-aligned unit, whose conflict the model weighed; a unit that says all the claim says but one
+        # point, which it reverses (a negation, a trend, a month, a number), refutes the claim
+        verdict = "refuted"
     quotes = quote_unit(engine, unit, passages) if verdict != "not_in_corpus" else []
     if not quotes:
         return ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages, scores=scores,

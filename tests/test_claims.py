@@ -223,6 +223,22 @@ def test_supported_quotes_the_closest_sentence_alone_not_its_diluted_pair(small_
     assert [q.text for q in result.quotes] == [first]
 
 
+def test_a_sentence_saying_the_same_but_for_one_reversed_point_refutes(small_engine, monkeypatch):
+    """When the model finds a sentence that says what the claim says, and that sentence differs from it on one typed
+    point (here the month), the claim is refuted, with the two spans side by side, not left "not in the documents"."""
+    from rag import claims
+
+    stub = {"coef": [[0.0] * len(claims.DECISION_FEATURES)] * 3, "intercept": [2.0, 0.0, 0.0], "support_min": 0.5}
+    monkeypatch.setattr(claims, "claim_model", lambda: stub)
+    passages = small_engine.search("State Planning Commission created", k=1)
+    source = "The State Planning Commission was created in February 1921."
+    unit = claims.Unit(1, source, passages[0].passage.text, cosine=0.75, coverage=0.8)
+    result = claims.judge_extractive(small_engine, "The State Planning Commission was set up in March 1921.", passages, [unit])
+    assert result.verdict == "refuted", result.reason
+    assert [q.text for q in result.quotes] == [source]
+    assert [(c.claim_span, c.source_span) for c in result.conflicts] == [("set up in March 1921.", "was created in February 1921.")]
+
+
 # ---------------------------------------------------------------- the fitted decision model, on tests/data
 
 
