@@ -15,8 +15,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 
+# WordNet's database (rag.wordnet, for the other names of a place or body in claim checks) is Debian's
 $(VENV)/.stamp-main: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	@test -f /usr/share/wordnet/data.noun || (apt-get update -qq && apt-get install -y -qq wordnet-base >/dev/null) \
+		|| echo "warning: could not install Debian's wordnet-base; claim checks will work without WordNet"
 	touch $@
 
 # llama.cpp is compiled here with the flags above, never taken from pip's wheel cache, which may hold a native build

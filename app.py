@@ -45,6 +45,7 @@ def main() -> int:
     from rag.api import ensure_index
     from rag.errors import RagError
     from rag.settings import Settings
+    from rag.wordnet import wordnet
 
     settings = Settings()
     app = None
@@ -75,6 +76,7 @@ def main() -> int:
         # the reading model, once the app serves (seconds; about a minute the first time, converted from GGUF
         # once): until it is loaded, answers come from the fast mode
         engine.result().reader.start_loading()
+    threading.Thread(target=wordnet, daemon=True, name="wordnet").start()  # for claim checks (rag.wordnet)
     if settings.adapt.enabled:
         threading.Thread(target=adapt_in_background, args=(engine.result(),), daemon=True, name="adapt").start()
     app.block_thread()

@@ -37,6 +37,7 @@ from rag.quotes import verify_quote
 from rag.retrieve import clean_question
 from rag.text import STOP_WORDS, breaks_off
 from rag.types import Quote, ScoredPassage
+from rag.wordnet import names_for
 
 Verdict = Literal["supported", "refuted", "not_in_corpus"]
 VERDICTS = ("supported", "refuted", "not_in_corpus")
@@ -171,35 +172,49 @@ def _directions(words: list[str], claim_stems: set[str]) -> set[str]:
 
 
 def negated_terms(text: str) -> tuple[set[str], str]:
-    """Content stems in the scope of a negation ("not X", "rather than X", "without X"), and the cue's span.
+    """Content stems in the scope of a negation ("not X", "rather than X", "without X", "in place of X", "too weak to
+    X"), and the cue's span.
 
     The scope runs to the next comma, "but", "as" or "than", so "not so much X as Y" negates X only; an aside
-    between commas right after the cue is skipped.
+    between commas right after the cue is skipped. "Not X until Y" says that X happened, at Y: no negation.
     """
     tokens = re.findall(r"[\w'’]+|[,;:.()“”\"]", text.lower())
     out: set[str] = set()
     span = ""
-    i = 0
-    while i < len(tokens):
-        t = tokens[i]
-        cue = t in _NEG_CUES or t.endswith("n't") or (t == "than" and i and tokens[i - 1] == "rather")
-        if t == "not" and i + 1 < len(tokens) and tokens[i + 1] == "only":
-            cue = False  # "not only X but also Y" asserts X
-        if cue:
-            scope, start = [], i + 1
-            if tokens[start : start + 1] == [","] and "," in tokens[start + 1 : start + 5]:
-                start = tokens.index(",", start + 1) + 1  # an aside after the cue: "without, apparently, causing X"
-            for w in tokens[start : start + 7]:
-                if w in _SCOPE_END or not w[0].isalnum():
-                    break
-                scope.append(w)
-            stems = content_stems(" ".join(scope))
-            if stems and not span:
-                aside = [w for w in tokens[i + 1 : start] if w[0].isalnum()]
-                span = " ".join((["rather"] if t == "than" else []) + [t] + aside + scope[:5])
-            out |= stems
-        i += 1
+    for i in range(len(tokens)):
+        cue, start = _negation_cue(tokens, i)
+        if not cue:
+            continue
+        if tokens[start : start + 1] == [","] and "," in tokens[start + 1 : start + 5]:
+            start = tokens.index(",", start + 1) + 1  # an aside after the cue: "without, apparently, causing X"
+        scope = []
+        for w in tokens[start : start + 7]:
+            if w in _SCOPE_END or not w[0].isalnum():
+                break
+            scope.append(w)
+        if "until" in scope:
+            continue
+        stems = content_stems(" ".join(scope))
+        if stems and not span:
+            span = " ".join(cue + [w for w in tokens[i + 1 : start] if w[0].isalnum() and w not in cue] + scope[:5])
+        out |= stems
     return out, span.strip()
+
+
+def _negation_cue(tokens: list[str], i: int) -> tuple[list[str], int]:
+    """The words of a negation cue at tokens[i] and where its scope starts, or ([], i) if there is none there."""
+    t, following = tokens[i], tokens[i + 1 : i + 3]
+    if t == "not" and following[:1] == ["only"]:
+        return [], i  # "not only X but also Y" asserts X
+    if t in _NEG_CUES or t.endswith("n't"):
+        return [t], i + 1
+    if t == "than" and i and tokens[i - 1] == "rather":
+        return ["rather", t], i + 1
+    if t == "in" and following == ["place", "of"]:
+        return [t, *following], i + 3
+    if t == "too" and following[1:] == ["to"] and following[0][0].isalpha():  # "too weak to X"
+        return [t, *following], i + 3
+    return [], i
 
 
 def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[str], context: str = "") -> list[tuple[str, Conflict]]:
@@ -221,8 +236,10 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     source_months = [m for m in _MONTHS if m in sw and m != "may"]
     if claim_months and source_months and not set(claim_months) & set(source_months):
         out.append(("month", Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0]))))
-    # another person, place or body in the same words ("the sultan of Tidore" / "of Ternate") where the source never names the claim's
-    unseen_names = names_of(claim) - _bare_words(f"{paragraph} {context}")
+    # another person, place or body in the same words ("the sultan of Tidore" / "of Ternate") where the source never names the claim's,
+    # by its name or another ("the Quakers" / "the Society of Friends", "Britain" / "London")
+    around = f"{paragraph} {context}"
+    unseen_names = {n for n in names_of(claim) - _bare_words(around) if not _named_otherwise(n, around)}
     swapped = [(c, s) for c in sorted(unseen_names) for s in sorted(names_of(source) - _bare_words(claim))
                if _around(claim, c) & _around(source, s)]
     if swapped:
@@ -250,12 +267,22 @@ _NAME = re.compile(r"(?<![.?!:]\s)(?<!^)\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*")
 
 def _bare_words(text: str) -> set[str]:
     """Lower-case words, a possessive's "'s" left off ("Brunel's" is "brunel")."""
-    return {w.removesuffix("'s") for w in _words(text)}
+    return set(_bare_words_in_order(text))
 
 
 def names_of(text: str) -> set[str]:
     """Capitalized words not opening a sentence (names of people, places, bodies), lower-cased; months left out."""
     return {n.lower() for n in _NAME.findall(text.strip())} - set(_MONTHS)
+
+
+def _named_otherwise(name: str, text: str) -> bool:
+    """True if the text calls what `name` names by another of its names, or names a place within it (rag.wordnet)."""
+    words = f" {' '.join(_bare_words_in_order(text))} "
+    return any(f" {other} " in words for other in names_for(name))
+
+
+def _bare_words_in_order(text: str) -> list[str]:
+    return [w.removesuffix("'s") for w in _words(text)]
 
 
 def _stem_context(text: str, stems: set[str]) -> str:

@@ -290,6 +290,15 @@ def test_a_negation_reaches_past_an_aside():
     assert negated_terms("It was not so much reformed as abolished.")[0] == {"reform"}
 
 
+def test_negations_of_other_forms_and_a_not_until_that_asserts():
+    """"in place of X" and "too weak to X" deny X; "not finished until 1881" says it was finished, in 1881."""
+    from rag.claims import negated_terms
+
+    assert negated_terms("Fichas were handed to workers in place of cash.") == ({"cash"}, "in place of cash")
+    assert negated_terms("Governments were too weak to impose the taxes.") == ({"impos", "tax"}, "too weak to impose the taxes")
+    assert negated_terms("The valuation was not finished until some five years later.") == (set(), "")
+
+
 def test_a_heading_or_a_broken_off_fragment_is_no_evidence(small_engine):
     """A heading ("The malikâne reform of 1695") or a sentence cut off by the page asserts nothing, so neither can
     support a claim by itself; a sentence ending in a note marker, plain or HTML, is whole."""
@@ -339,3 +348,57 @@ def test_another_name_in_the_source_is_a_conflict():
     assert typed_conflicts("Ternate's sultan received 12,000 rix-dollars a year.", source, source, set()) == []
     assert typed_conflicts("A treaty paid the VOC's ally a yearly sum for the trees.", source, source, set()) == []
     assert typed_conflicts("The Company paid the sultan a yearly sum.", source, source, set(), "The Company in the Moluccas") == []
+
+
+@pytest.fixture(scope="module")
+def wordnet_reader():
+    from rag.wordnet import wordnet
+
+    reader = wordnet()
+    if reader is None:
+        pytest.skip("WordNet is not installed (make setup installs Debian's wordnet-base)")
+    return reader
+
+
+def test_another_name_for_the_same_body_or_a_place_within_it_is_no_conflict(wordnet_reader):
+    """"The Quakers" are "the Society of Friends", "American" is of "the United States", and what was sold in London was
+    sold in Britain (rag.wordnet); a place that is not another name nor within the claim's is still a conflict."""
+    from rag.claims import typed_conflicts
+
+    friends = "The Central Relief Committee of the Society of Friends opened its first soup kitchen at Cork in November 1846."
+    assert typed_conflicts("The Quakers opened a soup kitchen at Cork in November 1846.", friends, friends, set()) == []
+    maize = "Peel authorised the purchase of Indian corn from the United States, arranged in secret through Baring Brothers."
+    assert typed_conflicts("Peel ordered the purchase of American maize in secret.", maize, maize, set()) == []
+    london = "Frozen beef could be sold in London only at a discount of a fifth to a third against chilled."
+    assert typed_conflicts("Frozen beef sold in Britain at a discount against chilled.", london, london, set()) == []
+    found = typed_conflicts("Frozen beef sold in France at a discount against chilled.", london, london, set())
+    assert [kind for kind, _ in found] == ["name"]
+
+
+def test_without_wordnet_names_are_taken_as_they_are(monkeypatch, caplog):
+    """A machine without the WordNet packages gets a warning, and a name the source does not use is a different one."""
+    from rag import wordnet
+
+    monkeypatch.setattr(wordnet, "_reader", wordnet._NOT_LOADED)
+    monkeypatch.setattr(wordnet, "data_root", lambda: None)
+    wordnet.names_for.cache_clear()
+    try:
+        assert wordnet.names_for("quakers") == frozenset()
+        assert "WordNet is not installed" in caplog.text
+    finally:
+        wordnet.names_for.cache_clear()
+
+
+def test_wordnet_folder_is_made_once_from_the_debian_files(tmp_path, monkeypatch, wordnet_reader):
+    """nltk's folder is built from Debian's database with the `lexnames` list Debian leaves out, and kept."""
+    from rag import wordnet
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    root = wordnet.data_root()
+    folder = root / "corpora" / "wordnet"
+    lines = (folder / "lexnames").read_text().splitlines()
+    assert len(lines) == 45 and lines[3] == "03\tnoun.Tops\t1" and lines[-1] == "44\tadj.ppl\t3"
+    assert all((folder / name).stat().st_size == (wordnet.DEBIAN_WORDNET / name).stat().st_size for name in wordnet.FILES)
+    stamp = (folder / "lexnames").stat().st_mtime_ns
+    assert wordnet.data_root() == root and (folder / "lexnames").stat().st_mtime_ns == stamp
+    assert wordnet.data_root(tmp_path / "nowhere") is None
