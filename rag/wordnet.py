@@ -72,7 +72,11 @@ def wordnet():
     global _reader
     with _lock:
         if _reader is _NOT_LOADED:
-            _reader = _load()
+            try:
+                _reader = _load()
+            except (OSError, ValueError, LookupError) as e:  # a damaged copy in the cache: do without, and say so
+                log.warning("WordNet could not be read (%s: %s); claim checks go on without it", type(e).__name__, e)
+                _reader = None
         return _reader
 
 

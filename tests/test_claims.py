@@ -375,16 +375,21 @@ def test_another_name_for_the_same_body_or_a_place_within_it_is_no_conflict(word
     assert [kind for kind, _ in found] == ["name"]
 
 
-def test_without_wordnet_names_are_taken_as_they_are(monkeypatch, caplog):
-    """A machine without the WordNet packages gets a warning, and a name the source does not use is a different one."""
+@pytest.mark.parametrize("trouble", ["not installed", "could not be read"])
+def test_without_wordnet_names_are_taken_as_they_are(monkeypatch, caplog, tmp_path, trouble):
+    """Without the WordNet package, or with a damaged copy of it in the cache, a warning says so and claim checks go on,
+    taking a name the source does not use for a different one."""
     from rag import wordnet
 
+    damaged = tmp_path / "nltk_data"
+    (damaged / "corpora" / "wordnet").mkdir(parents=True)
+    (damaged / "corpora" / "wordnet" / "lexnames").write_text("00\tadj.all\t3\n")  # and none of the database's files
     monkeypatch.setattr(wordnet, "_reader", wordnet._NOT_LOADED)
-    monkeypatch.setattr(wordnet, "data_root", lambda: None)
+    monkeypatch.setattr(wordnet, "data_root", lambda: None if trouble == "not installed" else damaged)
     wordnet.names_for.cache_clear()
     try:
         assert wordnet.names_for("quakers") == frozenset()
-        assert "WordNet is not installed" in caplog.text
+        assert f"WordNet {'is ' if trouble == 'not installed' else ''}{trouble}" in caplog.text
     finally:
         wordnet.names_for.cache_clear()
 
