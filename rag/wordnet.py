@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 from rag.text import STOP_WORDS
@@ -89,14 +90,16 @@ def _load():
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-    if str(root) not in nltk.data.path:
-        nltk.data.path.insert(0, str(root))
     class EnglishWordNet(WordNetCorpusReader):
         def map_wn(self, version="wordnet"):
             """No mapping to other WordNet versions (for other languages' wordnets): it reads the sense index at
             load, for 3x the load time and 4x the memory (8 s, 350 MB)."""
 
-    return EnglishWordNet(str(root / "corpora" / "wordnet"), None)
+    if str(root) not in nltk.data.path:
+        nltk.data.path.insert(0, str(root))
+    with warnings.catch_warnings():  # "the multilingual functions are not available": none are used
+        warnings.simplefilter("ignore", UserWarning)
+        return EnglishWordNet(str(root / "corpora" / "wordnet"), None)
 
 
 @functools.lru_cache(maxsize=4096)
