@@ -238,8 +238,9 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
         out.append(("month", Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0]))))
     # another person, place or body in the same words ("the sultan of Tidore" / "of Ternate") where the source never names the claim's,
     # by its name or another ("the Quakers" / "the Society of Friends", "Britain" / "London")
-    around = f"{paragraph} {context}"
-    unseen_names = {n for n in names_of(claim) - _bare_words(around) if not _named_otherwise(n, around)}
+    around = _bare_words_in_order(f"{paragraph} {context}")
+    spaced = f" {' '.join(around)} "
+    unseen_names = {n for n in names_of(claim) - set(around) if not _named_otherwise(n, spaced)}
     swapped = [(c, s) for c in sorted(unseen_names) for s in sorted(names_of(source) - _bare_words(claim))
                if _around(claim, c) & _around(source, s)]
     if swapped:
@@ -275,10 +276,10 @@ def names_of(text: str) -> set[str]:
     return {n.lower() for n in _NAME.findall(text.strip())} - set(_MONTHS)
 
 
-def _named_otherwise(name: str, text: str) -> bool:
-    """True if the text calls what `name` names by another of its names, or names a place within it (rag.wordnet)."""
-    words = f" {' '.join(_bare_words_in_order(text))} "
-    return any(f" {other} " in words for other in names_for(name))
+def _named_otherwise(name: str, spaced_words: str) -> bool:
+    """True if a text (its bare words, joined and padded by spaces) calls what `name` names by another of its names,
+    or names a place within it (rag.wordnet)."""
+    return any(f" {other} " in spaced_words for other in names_for(name))
 
 
 def _bare_words_in_order(text: str) -> list[str]:
