@@ -514,7 +514,7 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
         verdict, unit = "supported", max((u for u, c in zip(judged, conflicts) if not c), key=lambda u: u.cosine)
     elif p.argmax() == 1 or says_the_same:
         # on the best-aligned unit, whose conflict the model weighed; a unit that says all the claim says but one
-        # point, which it reverses (a negation, a trend, a month, a number), refutes the claim
+        # point, which it reverses (a negation, a trend, a month, a number, a name), refutes the claim
         verdict = "refuted"
     quotes = quote_unit(engine, unit, passages) if verdict != "not_in_corpus" else []
     if not quotes:
