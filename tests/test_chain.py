@@ -343,6 +343,10 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
         == ["a figure"]
     assert missing_details("How many were convicted in its first two years?", ["In two years, 30,000 were convicted."]) == []
     assert missing_details("How many years did the first plan run?", ["The first plan ran for four years."]) == []
+    # how large, big or high something was is a magnitude, asked for as much as "how much"
+    assert missing_details("How large were the gold reserves in 1934?", ["In 1934 the gold reserves were to grow."]) \
+        == ["a figure"]
+    assert missing_details("How high did the tax rise?", ["The tax rose to 3 per cent of the land's value."]) == []
     assert missing_details("On what exact date did Dzerzhinsky die?", ["He died soon after his speech."]) == ["a date"]
     assert missing_details("On what date did Dzerzhinsky die?", ["He died on July 20, 1926."]) == []
     assert missing_details("When and where did Hudson die?", ["He died in London."]) == ["a date"]
