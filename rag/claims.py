@@ -226,7 +226,7 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     claim_nums, source_nums = numbers_of(claim), numbers_of(source)
     passage_nums = numbers_of(paragraph)
     for n in claim_nums:
-        if any(_same_number(n, p) for p in passage_nums):
+        if _given(n, passage_nums):
             continue
         rivals = [s for s in source_nums if not any(_same_number(c, s) for c in claim_nums) and _is_year(s) == _is_year(n)]
         if rivals:
@@ -301,10 +301,18 @@ def _trend_span(text: str, words: list[str], a: str, b: str) -> str:
 
 
 def _same_number(a: str, b: str) -> bool:
-    """Equal numbers; a year also matches its decade ("1975" and "1970s" are taken as the same), and a number matches
-    a more precise one it rounds ("almost 34 million" for "33.9 million")."""
-    return a == b or (_is_year(a) and b.endswith("s") and b[:3] == a[:3]) or (_is_year(b) and a.endswith("s") and a[:3] == b[:3]) \
-        or _rounds(a, b) or _rounds(b, a)
+    """Equal numbers, or one a more precise number the other rounds ("almost 34 million" for "33.9 million")."""
+    return a == b or _rounds(a, b) or _rounds(b, a)
+
+
+def _given(claimed: str, stated: list[str]) -> bool:
+    """True if the numbers a source states give one a claim makes: the same number; a year within the decade the claim
+    names ("1936" gives "the 1930s"); or the decade of the claim's year where the source names no year in it ("the
+    mid-1970s" gives "roughly 1975", but "the 1930s ... the worst was 1936" does not give "1933")."""
+    in_decade = [s for s in stated if s[:3] == claimed[:3]]
+    return any(_same_number(claimed, s) for s in stated) \
+        or (claimed.endswith("s") and any(_is_year(s) for s in in_decade)) \
+        or (_is_year(claimed) and any(s.endswith("s") for s in in_decade) and not any(_is_year(s) for s in in_decade))
 
 
 def _rounds(rounded: str, exact: str) -> bool:
@@ -415,7 +423,7 @@ def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
     paragraph = unit.paragraph or unit.text
     seen = unit_stems(unit, paragraph)
     claim_nums, unit_nums = numbers_of(claim), numbers_of(unit.text)
-    unseen = [n for n in claim_nums if not any(_same_number(n, p) for p in numbers_of(paragraph))]
+    unseen = [n for n in claim_nums if not _given(n, numbers_of(paragraph))]
     rival = [n for n in unseen if any(_is_year(u) == _is_year(n) and not any(_same_number(c, u) for c in claim_nums)
                                      for u in unit_nums)]
     kinds = {kind for kind, _ in typed_conflicts(claim, unit.text, paragraph, claim_stems, unit.context)}

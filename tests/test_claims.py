@@ -322,6 +322,26 @@ def test_a_rounded_number_is_the_same_number():
         == ["number"]
 
 
+def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
+    """A year within the decade a claim names gives it. A decade gives a claim's year where the source names no year in
+    it ("the mid-1970s", "roughly 1975"), not where it names another ("the 1930s ... 1936" against "1933")."""
+    from rag.claims import Unit, pair_features, typed_conflicts
+
+    source = "The harvest fell up to the middle of the 1930s. The worst harvest was that of 1936."
+    stems = {"worst", "harvest"}
+    assert typed_conflicts("The worst harvest of the 1930s was that of 1936.", source, source, stems) == []
+    assert typed_conflicts("The worst harvest came in the 1930s.", source, source, stems) == []
+    assert [kind for kind, _ in typed_conflicts("The worst harvest of the 1930s was that of 1933.", source, source, stems)] \
+        == ["number"]
+    decade_only = "Until the mid-1970s advisers steered students away from the Stalin era."
+    unit = Unit(number=1, text=decade_only, paragraph=decade_only)
+    claim = "Before roughly 1975 advisers steered students away from the Stalin era."
+    number_unseen = pair_features(claim, unit, {"advis", "steer", "student"})[3]
+    assert number_unseen == 0.0
+    with_a_year = "Until the mid-1970s, and in 1972 above all, advisers steered students away from the Stalin era."
+    assert pair_features(claim, Unit(number=1, text=with_a_year, paragraph=with_a_year), {"advis", "steer"})[2] == 1.0
+
+
 def test_opposite_trends_conflict_only_where_the_source_states_one():
     """A claim that the burden rose conflicts with a source saying it fell; not with a source saying it rose in one
     region and fell in another, which does not say which trend the claim's terms took."""
