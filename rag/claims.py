@@ -309,10 +309,11 @@ def _given(claimed: str, stated: list[str]) -> bool:
     """True if the numbers a source states give one a claim makes: the same number; a year within the decade the claim
     names ("1936" gives "the 1930s"); or the decade of the claim's year where the source names no year in it ("the
     mid-1970s" gives "roughly 1975", but "the 1930s ... the worst was 1936" does not give "1933")."""
-    in_decade = [s for s in stated if s[:3] == claimed[:3]]
+    same_decade = [s for s in stated if s[:3] == claimed[:3]]  # "1936", "1930s" for "1933" (first three digits)
+    claims_decade = claimed.endswith("s") and _is_year(claimed[:-1])
     return any(_same_number(claimed, s) for s in stated) \
-        or (claimed.endswith("s") and any(_is_year(s) for s in in_decade)) \
-        or (_is_year(claimed) and any(s.endswith("s") for s in in_decade) and not any(_is_year(s) for s in in_decade))
+        or (claims_decade and any(_is_year(s) for s in same_decade)) \
+        or (_is_year(claimed) and any(s.endswith("s") for s in same_decade) and not any(_is_year(s) for s in same_decade))
 
 
 def _rounds(rounded: str, exact: str) -> bool:

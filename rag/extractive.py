@@ -367,8 +367,10 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
     return [n for n in names if len(n) >= 3 and not set(n.lower().split("-")) <= vocabulary]
 
 
-# a question asking for a figure ("how many ...", "by how much ...", "what share / price / rate ...") or a date
-_FIGURE_QUESTION = re.compile(r"\bhow (?:many|much|large|big|high)\b|\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
+# a question asking for a figure ("how many ...", "by how much ...", "how large were ...", not "how large a role ...",
+# "what share / price / rate ...") or a date
+_FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bhow (?:large|big|high) (?:was|were|is|are|did|does|do|had|has)\b|"
+                              r"\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction|number|amount|"
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:and where )?(?:was|were|did|do|does|had|has|is|are)|where and when\b|"
                             r"(?:in |on )?(?:what|which) (?:exact )?(?:year|date|day|month))\b", re.IGNORECASE)

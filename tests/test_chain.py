@@ -347,6 +347,8 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How large were the gold reserves in 1934?", ["In 1934 the gold reserves were to grow."]) \
         == ["a figure"]
     assert missing_details("How high did the tax rise?", ["The tax rose to 3 per cent of the land's value."]) == []
+    assert missing_details("How big was the army?", ["The army was the state's largest employer."]) == ["a figure"]
+    assert missing_details("How large a role did the army play?", ["The army was the state's largest employer."]) == []
     assert missing_details("On what exact date did Dzerzhinsky die?", ["He died soon after his speech."]) == ["a date"]
     assert missing_details("On what date did Dzerzhinsky die?", ["He died on July 20, 1926."]) == []
     assert missing_details("When and where did Hudson die?", ["He died in London."]) == ["a date"]

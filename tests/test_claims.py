@@ -325,21 +325,23 @@ def test_a_rounded_number_is_the_same_number():
 def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
     """A year within the decade a claim names gives it. A decade gives a claim's year where the source names no year in
     it ("the mid-1970s", "roughly 1975"), not where it names another ("the 1930s ... 1936" against "1933")."""
-    from rag.claims import Unit, pair_features, typed_conflicts
+    from rag.claims import PAIR_FEATURES, Unit, pair_features, typed_conflicts
+
+    def unseen_and_rival(claim: str, source: str) -> tuple[float, float]:
+        features = pair_features(claim, Unit(number=1, text=source, paragraph=source), {"harvest", "advis", "steer"})
+        return features[PAIR_FEATURES.index("number_unseen")], features[PAIR_FEATURES.index("number_rival")]
 
     source = "The harvest fell up to the middle of the 1930s. The worst harvest was that of 1936."
     stems = {"worst", "harvest"}
     assert typed_conflicts("The worst harvest of the 1930s was that of 1936.", source, source, stems) == []
-    assert typed_conflicts("The worst harvest came in the 1930s.", source, source, stems) == []
     assert [kind for kind, _ in typed_conflicts("The worst harvest of the 1930s was that of 1933.", source, source, stems)] \
         == ["number"]
+    assert unseen_and_rival("The worst harvest came in the 1930s.", "The worst harvest was that of 1936.") == (0.0, 0.0)
     decade_only = "Until the mid-1970s advisers steered students away from the Stalin era."
-    unit = Unit(number=1, text=decade_only, paragraph=decade_only)
     claim = "Before roughly 1975 advisers steered students away from the Stalin era."
-    number_unseen = pair_features(claim, unit, {"advis", "steer", "student"})[3]
-    assert number_unseen == 0.0
+    assert unseen_and_rival(claim, decade_only) == (0.0, 0.0)
     with_a_year = "Until the mid-1970s, and in 1972 above all, advisers steered students away from the Stalin era."
-    assert pair_features(claim, Unit(number=1, text=with_a_year, paragraph=with_a_year), {"advis", "steer"})[2] == 1.0
+    assert unseen_and_rival(claim, with_a_year) == (0.0, 1.0)
 
 
 def test_opposite_trends_conflict_only_where_the_source_states_one():
