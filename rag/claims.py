@@ -226,9 +226,8 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     claim_nums, source_nums = numbers_of(claim), numbers_of(source)
     passage_nums = numbers_of(paragraph)
     for n in claim_nums:
-        if _given(n, passage_nums):
-            continue
-        rivals = [s for s in source_nums if not any(_same_number(c, s) for c in claim_nums) and _is_year(s) == _is_year(n)]
+        # a number the paragraph states elsewhere conflicts only where the sentence gives another in the same words
+        rivals = _restated_otherwise(claim, source, n) if _given(n, passage_nums) else _rivals(n, claim_nums, source_nums)
         if rivals:
             out.append(("number", Conflict(claim_span=_context(claim, n), source_span=_context(source, rivals[0]))))
     cw, sw = _words(claim), _words(source)
@@ -425,14 +424,28 @@ def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
     seen = unit_stems(unit, paragraph)
     claim_nums, unit_nums = numbers_of(claim), numbers_of(unit.text)
     unseen = [n for n in claim_nums if not _given(n, numbers_of(paragraph))]
-    rival = [n for n in unseen if any(_is_year(u) == _is_year(n) and not any(_same_number(c, u) for c in claim_nums)
-                                     for u in unit_nums)]
+    rival = [n for n in unseen if _rivals(n, claim_nums, unit_nums)]
     kinds = {kind for kind, _ in typed_conflicts(claim, unit.text, paragraph, claim_stems, unit.context)}
     coverage = len(claim_stems & seen) / max(len(claim_stems), 1)
-    # a number changed where the words around it are the same ("in July 1936" vs "in July of 1932"): a wrong number or date
-    swap = any(_around(claim, n) & _around(unit.text, u) for n in rival for u in unit_nums if _is_year(u) == _is_year(n))
+    # a number changed where the words around it are the same ("in July 1936" vs "in July of 1932"): a wrong number or
+    # date, even where the claim's number is stated elsewhere in the paragraph
+    swap = any(_restated_otherwise(claim, unit.text, n) for n in claim_nums)
     return [coverage, min(len(claim_stems - seen), 6) / 6, float(bool(rival)), float(bool(unseen) and not rival),
             float("month" in kinds), float("direction" in kinds), float("negation" in kinds), float(swap)]
+
+
+def _rivals(claimed: str, claim_nums: list[str], source_nums: list[str]) -> list[str]:
+    """The source's numbers of the same kind as a claimed one (a year for a year) that are none of the claim's."""
+    return [s for s in source_nums if _is_year(s) == _is_year(claimed) and not any(_same_number(c, s) for c in claim_nums)]
+
+
+def _restated_otherwise(claim: str, source: str, claimed: str) -> list[str]:
+    """The rivals of a claimed number the source does not state, in the same words as the claim's ("began in February
+    1937 at the Titaghur mills" against "began at the Titaghur mills in February 1936")."""
+    source_nums = numbers_of(source)
+    if _given(claimed, source_nums):
+        return []
+    return [s for s in _rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
 
 
 def _around(text: str, token: str, width: int = 3) -> set[str]:

@@ -344,6 +344,23 @@ def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
     assert unseen_and_rival(claim, with_a_year) == (0.0, 1.0)
 
 
+def test_a_number_the_paragraph_states_elsewhere_still_conflicts_where_the_sentence_gives_another_in_its_place():
+    """The paragraph names 1936 (another event's year), but the sentence that says what the claim says dates the
+    strike to 1937 in the same words: a changed date, not a date the source gives. A claim's number stated elsewhere
+    in the paragraph, with no rival in the same words, is no conflict."""
+    from rag.claims import PAIR_FEATURES, Unit, content_stems, pair_features, typed_conflicts
+
+    paragraph = ("Short-time working was general in 1936. The second strike began in February 1937 at the Titaghur mills "
+                 "and by late March about 225,000 workers were out.")
+    sentence = paragraph.split(". ", 1)[1]
+    claim = "The second strike began at the Titaghur mills in February 1936 and drew out about 225,000 workers."
+    found = typed_conflicts(claim, sentence, paragraph, content_stems(claim))
+    assert [(kind, "1936" in c.claim_span, "1937" in c.source_span) for kind, c in found] == [("number", True, True)]
+    features = pair_features(claim, Unit(number=1, text=sentence, paragraph=paragraph), content_stems(claim))
+    assert features[PAIR_FEATURES.index("number_swap")] == 1.0
+    assert typed_conflicts("Short-time working was general in 1936.", sentence, paragraph, {"short", "time", "work"}) == []
+
+
 def test_opposite_trends_conflict_only_where_the_source_states_one():
     """A claim that the burden rose conflicts with a source saying it fell; not with a source saying it rose in one
     region and fell in another, which does not say which trend the claim's terms took."""

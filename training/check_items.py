@@ -20,7 +20,7 @@ from rag.loaders import SUPPORTED, load_file, read_catalog
 from rag.structure import find_running_heads
 from rag.text import normalize
 
-SPLITS = [Path(__file__).parent / name for name in ("train", "heldout", "corpus_check")]
+SPLITS = [Path(__file__).parent / name for name in ("train", "heldout", "heldout_claims", "corpus_check")]
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"  # the documents of a split that holds none of its own
 KINDS = {"factual", "conceptual", "cross-doc", "unanswerable"}
 LABELS = {"supported", "refuted", "not_in_corpus"}
