@@ -82,10 +82,14 @@ def test_a_note_marker_ends_a_sentence(corpus_index):
     """"...in March.<sup>1</sup> However, ..." is two sentences, as "...in March.1 However, ..." is: each can be
     quoted, and embedded, alone."""
     from rag.chunking import split_sentences
+    from rag.text import breaks_off
 
     text = "It was set out in March.<sup>1</sup> However, it met resistance.\u00b2 Malenkov opposed it.3 He lost."
     assert [text[a:b] for a, b in split_sentences(text)] == [
         "It was set out in March.<sup>1</sup>", "However, it met resistance.\u00b2", "Malenkov opposed it.3", "He lost."]
+    upper = "It was set out in March.<SUP>1</SUP> However, it met resistance."  # HTML tags in capitals, as old pages have
+    assert [upper[a:b] for a, b in split_sentences(upper)] == ["It was set out in March.<SUP>1</SUP>", "However, it met resistance."]
+    assert not breaks_off("It was set out in March.<SUP>1</SUP>") and breaks_off("It was set out in<SUP>1</SUP>")
     marked = [s.text for s in corpus_index.sentences if "</sup>" in s.text]
     assert marked and not [s for s in marked if re.search(r"</sup>\s+[A-Z]", s)]
 
