@@ -138,8 +138,22 @@ def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:
 
 
 def numbers_of(text: str) -> list[str]:
-    """Numbers as written in a text, commas removed ("30,000" -> "30000")."""
-    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)]
+    """Numbers as written in a text, commas removed ("30,000" -> "30000"), and shares written as fractions in per cent
+    ("half of the members" -> "50", "two-thirds" -> "66.7"), as a paraphrase may give either."""
+    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)] + [_percent(m) for m in _FRACTION.finditer(text)]
+
+
+# a share of something written as a fraction; not a part of a period ("the first half of 1930", "the last quarter")
+_FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
+                       r"\b(?:(a|an|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b", re.IGNORECASE)
+_NUMERATORS = {"two": 2, "three": 3, "four": 4}
+_DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}
+
+
+def _percent(fraction: re.Match) -> str:
+    numerator = _NUMERATORS.get((fraction.group(1) or "").lower(), 1)
+    share = 100 * numerator / _DENOMINATORS[fraction.group(2).lower().removesuffix("s")]
+    return f"{share:.1f}".removesuffix(".0")
 
 
 def _is_year(n: str) -> bool:
@@ -153,6 +167,13 @@ def _context(text: str, token: str, width: int = 3) -> str:
         if token.lower() in w.lower().replace(",", ""):
             return " ".join(words[max(0, i - width) : i + width + 1])
     return token
+
+
+def _number_span(text: str, number: str) -> str:
+    """A few words around a number of a text (numbers_of), written in figures or as a fraction ("half of")."""
+    if number not in text.replace(",", ""):
+        number = next((m.group(2) for m in _FRACTION.finditer(text) if _percent(m) == number), number)
+    return _context(text, number)
 
 
 def _near_claim(words: list[str], i: int, claim_stems: set[str], width: int = 3) -> bool:
@@ -229,7 +250,7 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
         # a number the paragraph states elsewhere conflicts only where the sentence gives another in the same words
         rivals = _restated_otherwise(claim, source, n) if _given(n, passage_nums) else _rivals(n, claim_nums, source_nums)
         if rivals:
-            out.append(("number", Conflict(claim_span=_context(claim, n), source_span=_context(source, rivals[0]))))
+            out.append(("number", Conflict(claim_span=_number_span(claim, n), source_span=_number_span(source, rivals[0]))))
     cw, sw = _words(claim), _words(source)
     claim_months = [m for m in _MONTHS if m in cw and m != "may"]
     source_months = [m for m in _MONTHS if m in sw and m != "may"]
@@ -316,11 +337,18 @@ def _given(claimed: str, stated: list[str]) -> bool:
 
 
 def _rounds(rounded: str, exact: str) -> bool:
-    """True if `exact`, rounded to as many decimals as `rounded` has, is `rounded` ("34" and "33.9"; not "34" and "33")."""
-    places = len(rounded.partition(".")[2])
-    if len(exact.partition(".")[2]) <= places or not rounded.replace(".", "").isdigit() or not exact.replace(".", "").isdigit():
+    """True if `exact`, rounded to as many decimals as `rounded` has, is `rounded` ("34" and "33.9"; not "34" and "33"),
+    or, for a whole number of two or more significant digits ending in zeros, to as many tens, hundreds or thousands
+    ("roughly 534,000" for "533,950"; not "20,000" for "15,000", nor one year for another)."""
+    if not rounded.replace(".", "").isdigit() or not exact.replace(".", "").isdigit():
         return False
-    return round(float(exact), places) == float(rounded)
+    places = len(rounded.partition(".")[2])
+    if len(exact.partition(".")[2]) > places:
+        return round(float(exact), places) == float(rounded)
+    zeros = len(rounded) - len(rounded.rstrip("0"))
+    if places or zeros < 2 or len(rounded) - zeros < 2 or rounded == exact or _is_year(rounded) or _is_year(exact):
+        return False
+    return int(float(exact) / 10**zeros + 0.5) * 10**zeros == int(rounded)
 
 
 # ---------------------------------------------------------------- evidence alignment

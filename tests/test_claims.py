@@ -322,6 +322,22 @@ def test_a_rounded_number_is_the_same_number():
         == ["number"]
 
 
+def test_a_round_whole_number_and_a_fraction_are_the_numbers_they_stand_for():
+    """"roughly 534,000" rounds "533,950", "about three-quarters" is 75 per cent and "half of" 50; "20,000" does not
+    round "15,000", one year is not another, and "the first half of 1930" is a period, not a share."""
+    from rag.claims import numbers_of, typed_conflicts
+
+    source = "Of some 533,950 operatives, about three-quarters were out of work."
+    assert typed_conflicts("Roughly 534,000 operatives; some 75 per cent were out of work.", source, source, {"operat"}) == []
+    found = typed_conflicts("Of 20,000 operatives, half were out of work.", source, source, {"operat"})
+    assert [kind for kind, _ in found] == ["number", "number"]
+    assert "20,000" in found[0][1].claim_span and "half were" in found[1][1].claim_span
+    assert "three-quarters" in found[1][1].source_span
+    assert numbers_of("In the first half of 1930 two-thirds of the mills, and a third of the looms, stood idle.") == \
+        ["1930", "66.7", "33.3"]
+    assert typed_conflicts("The line opened in 1900.", "The line opened in 1859.", "The line opened in 1859.", {"line"})
+
+
 def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
     """A year within the decade a claim names gives it. A decade gives a claim's year where the source names no year in
     it ("the mid-1970s", "roughly 1975"), not where it names another ("the 1930s ... 1936" against "1933")."""
