@@ -143,9 +143,11 @@ def numbers_of(text: str) -> list[str]:
     return [m.group().replace(",", "") for m in _NUMBER.finditer(text)] + [_percent(m) for m in _FRACTION.finditer(text)]
 
 
-# a share of something written as a fraction; not a part of a period ("the first half of 1930", "the last quarter")
+# a share of something written as a fraction; not a part of a period ("the first half of 1930", "the last quarter"),
+# nor a length of time ("half a century", "a quarter of an hour")
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
-                       r"\b(?:(a|an|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b", re.IGNORECASE)
+                       r"\b(?:(a|an|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b"
+                       r"(?!\s+(?:of\s+)?an?\s+(?:century|decade|year|month|week|day|hour)\b)", re.IGNORECASE)
 _NUMERATORS = {"two": 2, "three": 3, "four": 4}
 _DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}
 

@@ -335,6 +335,7 @@ def test_a_round_whole_number_and_a_fraction_are_the_numbers_they_stand_for():
     assert "three-quarters" in found[1][1].source_span
     assert numbers_of("In the first half of 1930 two-thirds of the mills, and a third of the looms, stood idle.") == \
         ["1930", "66.7", "33.3"]
+    assert numbers_of("Half a century later a quarter of an hour's pay bought a loaf.") == []
     assert typed_conflicts("The line opened in 1900.", "The line opened in 1859.", "The line opened in 1859.", {"line"})
 
 
