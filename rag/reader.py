@@ -168,7 +168,11 @@ class Reader:
                 folder = converted_model()
                 self._tokenizer = AutoTokenizer.from_pretrained(folder)
                 dtype = torch.bfloat16 if use_bfloat16(self.settings.precision) else torch.float32
-                self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
+                # read in float32, then cast: from_pretrained(dtype=bfloat16) sets torch's process-wide default dtype
+                # while it builds the model, so a model another thread builds meanwhile (the app adapts the embedding
+                # model at start) got bfloat16 layers, or this one float32 layers ("expected m1 and m2 to have the same
+                # dtype" at its first question); float32 is the default already, and the cast covers every layer
+                self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(dtype).eval()
                 if self._documents is not None and self.settings.vocabulary_chars:
                     self._rows = OutputRows.of_texts(self._model, self._tokenizer, self._documents(),
                                                      self.settings.vocabulary_chars)

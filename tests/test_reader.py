@@ -187,3 +187,17 @@ def test_a_quotation_across_a_page_break_leaves_the_running_head_out():
     assert found is not None and found.text == "The delegates met at the conference and voted for the plan."
     assert "Class Struggles" in text[found.start : found.end]  # the span in the file runs across the page break
     assert locate("The delegates met at the conClass Struggles in the USSR 13 ference and voted", text) is None
+
+
+def test_loading_in_bfloat16_leaves_the_process_default_dtype_alone(monkeypatch):
+    """torch's default dtype is process-wide: a reader loaded in bfloat16 must not set it (even for a moment) while
+    the app builds another model in another thread, and every one of its layers ends in bfloat16."""
+    import torch
+
+    defaults = []
+    set_default = torch.set_default_dtype
+    monkeypatch.setattr(torch, "set_default_dtype", lambda dtype: (defaults.append(dtype), set_default(dtype))[1])
+    reader = Reader(ReaderSettings(precision="bfloat16"))
+    model, _ = reader._ready()
+    assert torch.bfloat16 not in defaults and torch.get_default_dtype() == torch.float32
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
