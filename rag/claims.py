@@ -66,6 +66,9 @@ lower lowered reduce reduced reduction shrank cut worsened lost halved""")
 _CHANGE = {"moved", "shifted", "shift", "away", "abandoned", "switched", "replaced", "reversed", "turned"}
 _SAME = {"still", "continued", "continuing", "remained", "retained", "kept", "maintained", "unchanged"}
 _NEG_CUES = {"not", "no", "never", "without", "nor", "neither", "none", "cannot", "instead", "unlike"}
+# words that negate by their meaning: negated in turn ("not without opposition", "did not hesitate to sell", "never
+# failed to pay"), they assert what follows
+_NEGATIVE_MEANING = _word_set("without hesitate hesitated shrink shrank fail failed refrain refrained cease ceased")
 _SCOPE_END = {"but", "as", "than", "and", "while", "because", "which", "who", "that"}
 _MONTHS = sorted(_word_set("january february march april may june july august september october november december"))
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?s?(?![\d])")
@@ -198,15 +201,20 @@ def negated_terms(text: str) -> tuple[set[str], str]:
     """Content stems in the scope of a negation ("not X", "rather than X", "without X", "in place of X", "too weak to
     X"), and the cue's span.
 
+    Two negations cancel ("not without X", "did not shrink from X" assert X).
     The scope runs to the next comma, "but", "as" or "than", so "not so much X as Y" negates X only; an aside
     between commas right after the cue is skipped. "Not X until Y" says that X happened, at Y: no negation.
     """
     tokens = re.findall(r"[\w'’]+|[,;:.()“”\"]", text.lower())
     out: set[str] = set()
     span = ""
+    cancelled = -1  # the token a negation before it cancels
     for i in range(len(tokens)):
         cue, start = _negation_cue(tokens, i)
-        if not cue:
+        if not cue or i == cancelled:
+            continue
+        if tokens[start : start + 1] and tokens[start] in _NEGATIVE_MEANING:
+            cancelled = start  # two negations: what follows is asserted
             continue
         if tokens[start : start + 1] == [","] and "," in tokens[start + 1 : start + 5]:
             start = tokens.index(",", start + 1) + 1  # an aside after the cue: "without, apparently, causing X"

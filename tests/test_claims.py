@@ -299,6 +299,16 @@ def test_negations_of_other_forms_and_a_not_until_that_asserts():
     assert negated_terms("The valuation was not finished until some five years later.") == (set(), "")
 
 
+def test_two_negations_that_cancel_assert():
+    """"not without opposition from the board" says the board opposed, "did not shrink from destroying stocks" that
+    they were destroyed: no negation, so no conflict with a claim that asserts it; "without opposition" still negates."""
+    from rag.claims import negated_terms
+
+    assert negated_terms("He insisted, not without opposition from the board, on higher standards.") == (set(), "")
+    assert negated_terms("The directors did not shrink from destroying surplus stocks.") == (set(), "")
+    assert negated_terms("He insisted without opposition from the board.")[0] == {"opposit", "board"}
+
+
 def test_a_heading_or_a_broken_off_fragment_is_no_evidence(small_engine):
     """A heading ("The malikâne reform of 1695") or a sentence cut off by the page asserts nothing, so neither can
     support a claim by itself; a sentence ending in a note marker, plain or HTML, is whole."""
