@@ -11,7 +11,8 @@ import json
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.claims import gather, parse_reply, verify_claim
+from rag.claims import gather, verify_claim
+from rag.claims_llm import parse_reply
 from rag.cli import main
 from rag.errors import BadInput, GeneratorError
 from rag.settings import AnswerSettings
@@ -283,7 +284,7 @@ def test_fitted_verdicts_on_the_test_documents(small_engine, claim, verdict):
 def test_a_negation_reaches_past_an_aside():
     """"without, apparently, causing X" negates X: the aside between commas after the cue does not end its scope, and the
     span shown keeps the source's words in order."""
-    from rag.claims import negated_terms
+    from rag.conflicts import negated_terms
 
     terms, span = negated_terms("They did develop in 1929, but without, apparently, causing a real reduction in staff.")
     assert {"reduct", "staff"} <= terms and span == "without apparently causing a real reduction in"
@@ -292,7 +293,7 @@ def test_a_negation_reaches_past_an_aside():
 
 def test_negations_of_other_forms_and_a_not_until_that_asserts():
     """"in place of X" and "too weak to X" deny X; "not finished until 1881" says it was finished, in 1881."""
-    from rag.claims import negated_terms
+    from rag.conflicts import negated_terms
 
     assert negated_terms("Fichas were handed to workers in place of cash.") == ({"cash"}, "in place of cash")
     assert negated_terms("Governments were too weak to impose the taxes.") == ({"impos", "tax"}, "too weak to impose the taxes")
@@ -302,7 +303,7 @@ def test_negations_of_other_forms_and_a_not_until_that_asserts():
 def test_two_negations_that_cancel_assert():
     """"not without opposition from the board" says the board opposed, "did not shrink from destroying stocks" that
     they were destroyed: no negation, so no conflict with a claim that asserts it; "without opposition" still negates."""
-    from rag.claims import negated_terms
+    from rag.conflicts import negated_terms
 
     assert negated_terms("He insisted, not without opposition from the board, on higher standards.") == (set(), "")
     assert negated_terms("The directors did not shrink from destroying surplus stocks.") == (set(), "")
@@ -324,7 +325,7 @@ def test_a_heading_or_a_broken_off_fragment_is_no_evidence(small_engine):
 
 def test_a_rounded_number_is_the_same_number():
     """"almost 34 million" paraphrases "33.9 million": no conflict; 34 against 33, or a year against another, is one."""
-    from rag.claims import typed_conflicts
+    from rag.conflicts import typed_conflicts
 
     source = "The number of wage-earners grew almost threefold, from 11.4 to 33.9 million."
     assert typed_conflicts("Wage-earners reached almost 34 million.", source, source, {"wage", "earner"}) == []
@@ -335,7 +336,8 @@ def test_a_rounded_number_is_the_same_number():
 def test_a_round_whole_number_and_a_fraction_are_the_numbers_they_stand_for():
     """"roughly 534,000" rounds "533,950", "about three-quarters" is 75 per cent and "half of" 50; "20,000" does not
     round "15,000", one year is not another, and "the first half of 1930" is a period, not a share."""
-    from rag.claims import numbers_of, typed_conflicts
+    from rag.conflicts import typed_conflicts
+    from rag.numbers import numbers_of
 
     source = "Of some 533,950 operatives, about three-quarters were out of work."
     assert typed_conflicts("Roughly 534,000 operatives; some 75 per cent were out of work.", source, source, {"operat"}) == []
@@ -352,7 +354,8 @@ def test_a_round_whole_number_and_a_fraction_are_the_numbers_they_stand_for():
 def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
     """A year within the decade a claim names gives it. A decade gives a claim's year where the source names no year in
     it ("the mid-1970s", "roughly 1975"), not where it names another ("the 1930s ... 1936" against "1933")."""
-    from rag.claims import PAIR_FEATURES, Unit, pair_features, typed_conflicts
+    from rag.claims import PAIR_FEATURES, Unit, pair_features
+    from rag.conflicts import typed_conflicts
 
     def unseen_and_rival(claim: str, source: str) -> tuple[float, float]:
         features = pair_features(claim, Unit(number=1, text=source, paragraph=source), {"harvest", "advis", "steer"})
@@ -375,7 +378,8 @@ def test_a_number_the_paragraph_states_elsewhere_still_conflicts_where_the_sente
     """The paragraph names 1936 (another event's year), but the sentence that says what the claim says dates the
     strike to 1937 in the same words: a changed date, not a date the source gives. A claim's number stated elsewhere
     in the paragraph, with no rival in the same words, is no conflict."""
-    from rag.claims import PAIR_FEATURES, Unit, content_stems, pair_features, typed_conflicts
+    from rag.claims import PAIR_FEATURES, Unit, pair_features
+    from rag.conflicts import content_stems, typed_conflicts
 
     paragraph = ("Short-time working was general in 1936. The second strike began in February 1937 at the Titaghur mills "
                  "and by late March about 225,000 workers were out.")
@@ -391,7 +395,7 @@ def test_a_number_the_paragraph_states_elsewhere_still_conflicts_where_the_sente
 def test_opposite_trends_conflict_only_where_the_source_states_one():
     """A claim that the burden rose conflicts with a source saying it fell; not with a source saying it rose in one
     region and fell in another, which does not say which trend the claim's terms took."""
-    from rag.claims import content_stems, typed_conflicts
+    from rag.conflicts import content_stems, typed_conflicts
 
     claim = "The reform raised the tax burden of the peasants."
     terms = content_stems(claim)
@@ -404,7 +408,7 @@ def test_opposite_trends_conflict_only_where_the_source_states_one():
 def test_another_name_in_the_source_is_a_conflict():
     """A claim naming a sultan of Tidore where the source's sentence names the sultan of Ternate does not say the same;
     a name the source's paragraph or its work's title holds is no conflict, nor is a source naming more than the claim."""
-    from rag.claims import typed_conflicts
+    from rag.conflicts import typed_conflicts
 
     source = "Under a treaty of 1652 the sultan of Ternate received 12,000 rix-dollars a year for the trees cut down."
     found = typed_conflicts("A treaty of 1652 paid the sultan of Tidore 12,000 rix-dollars a year.", source, source, set())
@@ -429,7 +433,7 @@ def wordnet_reader():
 def test_another_name_for_the_same_body_or_a_place_within_it_is_no_conflict(wordnet_reader):
     """"The Quakers" are "the Society of Friends", "American" is of "the United States", and what was sold in London was
     sold in Britain (rag.wordnet); a place that is not another name nor within the claim's is still a conflict."""
-    from rag.claims import typed_conflicts
+    from rag.conflicts import typed_conflicts
 
     friends = "The Central Relief Committee of the Society of Friends opened its first soup kitchen at Cork in November 1846."
     assert typed_conflicts("The Quakers opened a soup kitchen at Cork in November 1846.", friends, friends, set()) == []

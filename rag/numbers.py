@@ -1,0 +1,77 @@
+"""Numbers as a reader compares them: a claim's number and a source's are the same when one is written as a fraction
+("two-thirds" for 66.7 per cent) or rounds the other ("almost 34 million" for "33.9 million"), and a decade gives a
+year only where the source names no year within it. rag.conflicts and rag.claims compare numbers by these rules.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?s?(?![\d])")
+
+
+def numbers_of(text: str) -> list[str]:
+    """Numbers as written in a text, commas removed ("30,000" -> "30000"), and shares written as fractions in per cent
+    ("half of the members" -> "50", "two-thirds" -> "66.7"), as a paraphrase may give either."""
+    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)] + [_percent(m) for m in _FRACTION.finditer(text)]
+
+
+# a share of something written as a fraction; not a part of a period ("the first half of 1930", "the last quarter"),
+# nor a length of time ("half a century", "a quarter of an hour")
+_FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
+                       r"\b(?:(a|an|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b"
+                       r"(?!\s+(?:of\s+)?an?\s+(?:century|decade|year|month|week|day|hour)\b)", re.IGNORECASE)
+_NUMERATORS = {"two": 2, "three": 3, "four": 4}
+_DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}
+
+
+def _percent(fraction: re.Match) -> str:
+    numerator = _NUMERATORS.get((fraction.group(1) or "").lower(), 1)
+    share = 100 * numerator / _DENOMINATORS[fraction.group(2).lower().removesuffix("s")]
+    return f"{share:.1f}".removesuffix(".0")
+
+
+def is_year(n: str) -> bool:
+    """A number of numbers_of that reads as a year (1000-2100)."""
+    return n.isdigit() and len(n) == 4 and 1000 <= int(n) <= 2100
+
+
+def same_number(a: str, b: str) -> bool:
+    """Equal numbers, or one a more precise number the other rounds ("almost 34 million" for "33.9 million")."""
+    return a == b or _rounds(a, b) or _rounds(b, a)
+
+
+def given(claimed: str, stated: list[str]) -> bool:
+    """True if the numbers a source states give one a claim makes: the same number; a year within the decade the claim
+    names ("1936" gives "the 1930s"); or the decade of the claim's year where the source names no year in it ("the
+    mid-1970s" gives "roughly 1975", but "the 1930s ... the worst was 1936" does not give "1933")."""
+    same_decade = [s for s in stated if s[:3] == claimed[:3]]  # "1936", "1930s" for "1933" (first three digits)
+    claims_decade = claimed.endswith("s") and is_year(claimed[:-1])
+    return any(same_number(claimed, s) for s in stated) \
+        or (claims_decade and any(is_year(s) for s in same_decade)) \
+        or (is_year(claimed) and any(s.endswith("s") for s in same_decade) and not any(is_year(s) for s in same_decade))
+
+
+def _rounds(rounded: str, exact: str) -> bool:
+    """True if `exact`, rounded to as many decimals as `rounded` has, is `rounded` ("34" and "33.9"; not "34" and "33"),
+    or, for a whole number of two or more significant digits ending in zeros, to as many tens, hundreds or thousands
+    ("roughly 534,000" for "533,950"; not "20,000" for "15,000", nor one year for another)."""
+    if not rounded.replace(".", "").isdigit() or not exact.replace(".", "").isdigit():
+        return False
+    places = len(rounded.partition(".")[2])
+    if len(exact.partition(".")[2]) > places:
+        return round(float(exact), places) == float(rounded)
+    zeros = len(rounded) - len(rounded.rstrip("0"))
+    if places or zeros < 2 or len(rounded) - zeros < 2 or rounded == exact or is_year(rounded) or is_year(exact):
+        return False
+    return int(float(exact) / 10**zeros + 0.5) * 10**zeros == int(rounded)
+
+
+def rivals(claimed: str, claim_nums: list[str], source_nums: list[str]) -> list[str]:
+    """The source's numbers of the same kind as a claimed one (a year for a year) that are none of the claim's."""
+    return [s for s in source_nums if is_year(s) == is_year(claimed) and not any(same_number(c, s) for c in claim_nums)]
+
+
+def fraction_written(text: str, share: str) -> str | None:
+    """The fraction word of a text that numbers_of read as `share` per cent ("half" for "50"), if there is one."""
+    return next((m.group(2) for m in _FRACTION.finditer(text) if _percent(m) == share), None)
