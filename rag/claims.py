@@ -78,7 +78,8 @@ class Unit:
     number: int  # 1-based passage number
     text: str
     paragraph: str = ""  # the paragraph it comes from: a claim's number found there is not a conflict
-    context: str = ""  # the work's title and the section heading: what "the reform" or "this policy" refers to
+    title: str = ""  # the work's title: what the whole text is about
+    section: str = ""  # the section heading: what "the reform" or "this policy" may refer to
     cosine: float = 0.0
     coverage: float = 0.0
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(3))  # of the pair model, once judged
@@ -86,6 +87,11 @@ class Unit:
     @property
     def align(self) -> float:
         return (self.cosine + self.coverage) / 2
+
+    @property
+    def context(self) -> str:
+        """The words its sentences take for granted, which may name what the claim names otherwise."""
+        return f"{self.title} {self.section}"
 
 
 # ---------------------------------------------------------------- evidence alignment
@@ -130,19 +136,21 @@ def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
                 for text in texts:
                     if text not in seen:  # retrieved passages overlap by a sentence
                         seen.add(text)
-                        units.append(Unit(number, text, para, _context_of(sp.passage)))
+                        units.append(Unit(number, text, para, *_context_of(sp.passage)))
     return units
 
 
-def _context_of(passage) -> str:
-    """The words a passage's sentences take for granted: its work's title and its section heading (numbers left
-    out, so a title's "1923-1930" is not a date the sentence gives)."""
-    return re.sub(r"\d+", " ", f"{passage.doc.title} {passage.section}")
+def _context_of(passage) -> tuple[str, str]:
+    """A passage's work title and section heading, numbers left out (a title's "1923-1930" is not a date the sentence
+    gives)."""
+    return re.sub(r"\d+", " ", passage.doc.title), re.sub(r"\d+", " ", passage.section)
 
 
 def unit_stems(unit: Unit, text: str) -> set[str]:
-    """Content stems of one of a unit's texts, with those of its context."""
-    return content_stems(text) | content_stems(unit.context)
+    """Content stems of one of a unit's texts, with those of its work's title. Not its section heading's: a heading
+    says where a sentence is, not what it says ("Peel and the Indian corn" would cover a claim about the corn for a
+    sentence under it on the Corn Laws)."""
+    return content_stems(text) | content_stems(unit.title)
 
 
 def align(engine, claim: str, drop: set[str], passages: list[ScoredPassage]) -> list[Unit]:

@@ -119,6 +119,8 @@ def html_to_text(html: str) -> tuple[dict, str]:
         tag.decompose()
     for tag in soup.find_all(["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "br", "tr", "section", "article"]):
         tag.insert_before("\n\n")
+        if tag.name[0] == "h" and tag.name[1:].isdigit():  # a heading, on one line, marked as Markdown marks it,
+            tag.string = "#" * int(tag.name[1:]) + " " + " ".join(tag.get_text().split())  # so its section is known
     text = soup.get_text()
     return facts, re.sub(r"\n{3,}", "\n\n", text).strip()
 

@@ -310,6 +310,21 @@ def test_two_negations_that_cancel_assert():
     assert negated_terms("He insisted without opposition from the board.")[0] == {"opposit", "board"}
 
 
+def test_a_section_heading_says_where_a_sentence_is_not_what_it_says():
+    """A sentence under "Peel and the Indian corn" on the Corn Laws does not cover a claim's "Indian corn" by its
+    heading's words; the work's title still counts (what the whole text is about), and the heading still names what
+    the sentence's "the corn" is, so a claim naming it is not taken for another name."""
+    from rag.claims import Unit, pair_features
+    from rag.conflicts import content_stems
+
+    sentence = "Peel used the emergency to argue for the repeal of the Corn Laws, the duties on imported grain."
+    unit = Unit(1, sentence, sentence, title="Relief Policy in the Irish Famine", section="Peel and the Indian corn")
+    claim = "Peel's Indian corn for the Irish was shipped from New Orleans."
+    coverage = pair_features(claim, unit, content_stems(claim))[0]
+    assert coverage == len({"peel", "corn", "irish"}) / len(content_stems(claim))
+    assert "indian" in unit.context.lower()
+
+
 def test_a_heading_or_a_broken_off_fragment_is_no_evidence(small_engine):
     """A heading ("The malikâne reform of 1695") or a sentence cut off by the page asserts nothing, so neither can
     support a claim by itself; a sentence ending in a note marker, plain or HTML, is whole."""

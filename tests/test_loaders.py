@@ -69,6 +69,28 @@ def test_html_passages_cite_the_title(small_engine):
     assert not any("hacked" in p.text or "color: red" in p.text for p in passages)
 
 
+def test_html_headings_are_the_sections_of_what_follows_them(tmp_path):
+    """<h2>The tariff of 1818</h2> names the section of the paragraphs after it, as "## The tariff of 1818" does in
+    Markdown: a passage is cited by it, and a claim check reads the sentence with it."""
+    from rag.api import Engine
+    from rag.ingest import ingest
+    from rag.settings import Settings
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "union.html").write_text(
+        "<html><head><title>The Customs Union</title></head><body><h1>The <em>Customs</em> Union</h1>"
+        "<p>The union joined eighteen states in one market, with one tariff for all of them.</p>"
+        "<h2>The Prussian\n tariff of 1818</h2><p>Duties were levied by weight rather than by value, for ease of "
+        "collection, so the effective rate on cheap and heavy cloth was well above the nominal one.</p></body></html>",
+        encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([folder], settings, tmp_path / "index")
+    passage = next(p for p in Engine(settings).index.passages if "levied by weight" in p.text)
+    assert passage.section == "The Prussian tariff of 1818"
+    assert "section \u201cThe Prussian tariff of 1818\u201d" in passage.citation
+
+
 def test_pdf_text_layer_and_real_page_numbers():
     loaded = load_file(DOCS / "turksib.pdf")
     assert loaded.encoding == "pdf"
