@@ -36,7 +36,8 @@ _SAME = {"still", "continued", "continuing", "remained", "retained", "kept", "ma
 _NEG_CUES = {"not", "no", "never", "without", "nor", "neither", "none", "cannot", "instead", "unlike"}
 # words that negate by their meaning: negated in turn ("not without opposition", "did not hesitate to sell", "never
 # failed to pay"), they assert what follows
-_NEGATIVE_MEANING = _word_set("without hesitate hesitated shrink shrank fail failed refrain refrained cease ceased")
+_NEGATIVE_MEANING = _word_set("""without hesitate hesitates hesitated hesitating shrink shrinks shrank shrinking fail fails
+failed failing refrain refrains refrained refraining cease ceases ceased ceasing""")
 _SCOPE_END = {"but", "as", "than", "and", "while", "because", "which", "who", "that"}
 _MONTHS = sorted(_word_set("january february march april may june july august september october november december"))
 
@@ -113,11 +114,11 @@ def negated_terms(text: str) -> tuple[set[str], str]:
         cue, start = _negation_cue(tokens, i)
         if not cue or i == cancelled:
             continue
-        if tokens[start : start + 1] and tokens[start] in _NEGATIVE_MEANING:
-            cancelled = start  # two negations: what follows is asserted
-            continue
         if tokens[start : start + 1] == [","] and "," in tokens[start + 1 : start + 5]:
             start = tokens.index(",", start + 1) + 1  # an aside after the cue: "without, apparently, causing X"
+        if _verbal(cue) and tokens[start : start + 1] and tokens[start] in _NEGATIVE_MEANING:
+            cancelled = start  # two negations: what follows is asserted
+            continue
         scope = []
         for w in tokens[start : start + 7]:
             if w in _SCOPE_END or not w[0].isalnum():
@@ -130,6 +131,12 @@ def negated_terms(text: str) -> tuple[set[str], str]:
             span = " ".join(cue + [w for w in tokens[i + 1 : start] if w[0].isalnum() and w not in cue] + scope[:5])
         out |= stems
     return out, span.strip()
+
+
+def _verbal(cue: list[str]) -> bool:
+    """A negation of a verb or adverb ("not", "never", "didn't"), which a negative word after it cancels; not of a noun
+    ("no failed harvests" still denies the failures)."""
+    return cue[0] in ("not", "never", "cannot") or cue[0].endswith("n't")
 
 
 def _negation_cue(tokens: list[str], i: int) -> tuple[list[str], int]:

@@ -108,6 +108,9 @@ def _unify_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_HEADING = re.compile(r"^h[1-6]$")
+
+
 def html_to_text(html: str) -> tuple[dict, str]:
     """What an HTML page says about itself (title, author, year: see html_facts) and its visible text
     (scripts and styles dropped)."""
@@ -117,10 +120,15 @@ def html_to_text(html: str) -> tuple[dict, str]:
     facts = html_facts(soup)
     for tag in soup(["script", "style", "noscript", "template", "head"]):
         tag.decompose()
+    for heading in soup.find_all(_HEADING):  # on a line of its own, marked as Markdown marks it, so its section is known
+        words = " ".join(heading.get_text(" ").split())
+        if not words:
+            heading.decompose()
+            continue
+        heading.string = "#" * int(heading.name[1]) + " " + words
+        heading.insert_after("\n\n")
     for tag in soup.find_all(["p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "br", "tr", "section", "article"]):
         tag.insert_before("\n\n")
-        if tag.name[0] == "h" and tag.name[1:].isdigit():  # a heading, on one line, marked as Markdown marks it,
-            tag.string = "#" * int(tag.name[1:]) + " " + " ".join(tag.get_text().split())  # so its section is known
     text = soup.get_text()
     return facts, re.sub(r"\n{3,}", "\n\n", text).strip()
 

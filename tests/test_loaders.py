@@ -91,6 +91,16 @@ def test_html_headings_are_the_sections_of_what_follows_them(tmp_path):
     assert "section \u201cThe Prussian tariff of 1818\u201d" in passage.citation
 
 
+def test_html_headings_of_any_shape_become_heading_lines():
+    """A heading broken by <br> or wrapping a block is one heading line; text right after a heading starts a line of
+    its own; an empty heading leaves no bare "##"."""
+    from rag.loaders import html_to_text
+
+    _, text = html_to_text("<body><h2>Prices<br>and wages</h2>Bare text follows.<h3><div>Notes</div></h3><p>One.</p>"
+                           "<h2> </h2><h4><img src='x.png'></h4><p>Two.</p></body>")
+    assert text.split("\n\n") == ["## Prices and wages", "Bare text follows.", "### Notes", "One.", "Two."]
+
+
 def test_pdf_text_layer_and_real_page_numbers():
     loaded = load_file(DOCS / "turksib.pdf")
     assert loaded.encoding == "pdf"
