@@ -195,8 +195,8 @@ def pair_features(claim: str, unit: Unit, claim_stems: set[str]) -> list[float]:
     """PAIR_FEATURES of a claim against one evidence unit (the words and numbers of its paragraph count as seen)."""
     paragraph = unit.paragraph or unit.text
     seen = unit_stems(unit, paragraph)
-    claim_nums, unit_nums = numbers_of(claim), numbers_of(unit.text)
-    unseen = [n for n in claim_nums if not given(n, numbers_of(paragraph))]
+    claim_nums, unit_nums, paragraph_nums = numbers_of(claim), numbers_of(unit.text), numbers_of(paragraph)
+    unseen = [n for n in claim_nums if not given(n, paragraph_nums)]
     rival = [n for n in unseen if rivals(n, claim_nums, unit_nums)]
     kinds = {kind for kind, _ in typed_conflicts(claim, unit.text, paragraph, claim_stems, unit.context)}
     coverage = len(claim_stems & seen) / max(len(claim_stems), 1)
