@@ -289,6 +289,9 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
         # on the best-aligned unit, whose conflict the model weighed; a unit that says all the claim says but one
         # point, which it reverses (a negation, a trend, a month, a number, a name), refutes the claim
         verdict = "refuted"
+    elif (changed := number_changed_only(core, judged)) is not None:
+        verdict, unit = "refuted", changed
+        conflicts[0] = conflicts[judged.index(changed)]
     quotes = quote_unit(engine, unit, passages) if verdict != "not_in_corpus" else []
     if not quotes:
         return ClaimResult(claim=claim, verdict="not_in_corpus", passages=passages, scores=scores,
@@ -303,6 +306,19 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
         reason = f"the closest source sentence says otherwise (refuted {p[1]:.0%})"
     return ClaimResult(claim=claim, verdict=verdict, quotes=quotes, conflicts=found, passages=passages,
                        scores=scores, reason=reason)
+
+
+def number_changed_only(claim: str, units: list[Unit]) -> Unit | None:
+    """The unit that states every word and every number of the claim but one, which it gives otherwise in the same words ("adopted by
+    the Supreme Soviet in May 1935" against "...adopted by the supreme Soviet in May", 1957): a date or a figure of the
+    very statement the claim makes, changed, which the decision model, seeing a number the source lacks, would leave
+    "not in the documents"."""
+    words = {s for s in content_stems(claim) if not s[0].isdigit()}
+    for u in units:
+        unstated = [n for n in numbers_of(claim) if not given(n, numbers_of(u.text))]
+        if words <= unit_stems(u, u.text) and len(unstated) == 1 and restated_otherwise(claim, u.text, unstated[0]):
+            return u
+    return None
 
 
 def _clip(text: str, words: int = 30) -> str:

@@ -209,14 +209,18 @@ def restated_otherwise(claim: str, source: str, claimed: str) -> list[str]:
     return [s for s in rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
 
 
-def _around(text: str, token: str, width: int = 3) -> set[str]:
-    """Content stems within `width` words of a number (or a lower-case word) in a text."""
+def _around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:
+    """Stems of the `width` content words nearest a number (or a lower-case word) on each side, within `reach` words:
+    "the worst harvest was that of 1936" puts "worst" and "harvest" beside 1936, past the function words between."""
     words = re.findall(r"[\w.,]+", text.lower())
+    stems = [next(iter(content_stems(w)), "") for w in words]
     out: set[str] = set()
     for i, w in enumerate(words):
         if numbers_of(w) == [token] or w.strip(".,") == token:
-            out |= content_stems(" ".join(words[max(0, i - width) : i] + words[i + 1 : i + width + 1]))
-    return {s for s in out if not s[0].isdigit()}
+            before = [s for s in stems[max(0, i - reach) : i] if s and not s[0].isdigit()][-width:]
+            after = [s for s in stems[i + 1 : i + 1 + reach] if s and not s[0].isdigit()][:width]
+            out |= set(before) | set(after)
+    return out
 
 
 _NAME = re.compile(r"(?<![.?!:]\s)(?<!^)\b[A-Z][a-z]+(?:-[A-Z]?[a-z]+)*")

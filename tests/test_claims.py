@@ -416,6 +416,43 @@ def test_a_number_the_paragraph_states_elsewhere_still_conflicts_where_the_sente
     assert typed_conflicts("Short-time working was general in 1936.", sentence, paragraph, {"short", "time", "work"}) == []
 
 
+def test_a_changed_date_of_a_statement_the_source_makes_word_for_word_refutes_it(corpus_engine):
+    """Ha's sentence says the proposal "was finally adopted by the supreme Soviet in May" in 1957, and the article's title
+    names the sovnarkhoz reform: a claim saying all that but 1935 is refuted, with the two years side by side, not left
+    "not in the documents" for a year the source lacks."""
+    result = verify_claim(corpus_engine, "The sovnarkhoz reform was adopted by the Supreme Soviet in May 1935.")
+    assert result.verdict == "refuted", (result.reason, result.scores)
+    assert any("1935" in c.claim_span and "1957" in c.source_span for c in result.conflicts)
+    assert any("finally adopted by the supreme Soviet" in q.text for q in result.quotes)
+    assert_verbatim(corpus_engine, result)
+
+
+def test_only_a_sentence_stating_all_the_claim_but_one_number_refutes_it_on_that_number():
+    """One number given otherwise in the same words, the rest of the claim stated: refuted. Two numbers changed (a
+    share for another year: the source does not give that year's), or a word of the claim the sentence lacks, is no
+    such reversal."""
+    from rag.claims import Unit, number_changed_only
+
+    source = Unit(number=1, text="Work began on the beach at the site of the future Port Said on 25 April 1859.")
+    assert number_changed_only("Work on the beach began at the site of the future Port Said on 25 April 1861.", [source])
+    assert number_changed_only("Work began on the beach at Port Said on 25 April 1859.", [source]) is None  # no change
+    assert number_changed_only("Dredging began on the beach at the site of the future Port Said in April 1861.",
+                               [source]) is None  # "dredging": not what the source says
+    shares = Unit(number=1, text="Nitrate duties supplied about 5 per cent of ordinary government revenue in 1880.")
+    assert number_changed_only("Nitrate duties supplied about 30 per cent of ordinary government revenue in 1920.",
+                               [shares]) is None
+
+
+def test_a_number_in_the_same_words_is_found_past_the_function_words_around_it():
+    """"the worst harvest was that of 1936" puts "worst" and "harvest" beside the year, as the claim's "worst grain
+    harvest ... was that of 1933" does, though "was that of" stands between them."""
+    from rag.conflicts import restated_otherwise
+
+    claim = "The worst grain harvest of the decade was that of 1933."
+    assert restated_otherwise(claim, "The worst harvest was that of 1936.", "1933") == ["1936"]
+    assert restated_otherwise(claim, "Exports of timber rose in 1936.", "1933") == []
+
+
 def test_opposite_trends_conflict_only_where_the_source_states_one():
     """A claim that the burden rose conflicts with a source saying it fell; not with a source saying it rose in one
     region and fell in another, which does not say which trend the claim's terms took."""
