@@ -394,6 +394,8 @@ _SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guil
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{_MONTH}\b")
 _DAY_OF_MONTH = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b")  # "June 26", "26 June": a date, not a count
+# the number of a note or of a part of a text: it names, it does not count
+_LABEL = re.compile(r"<sup>\s*\d+\s*</sup>|\b(?:Article|Section|Chapter|Clause|Paragraph|Table|Figure)\s+\d+\b", re.IGNORECASE)
 _TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?)"
 # a figure with a unit of time ("nine months after", "a seven-day week", "six full-time days"): a duration, which counts
 # time, not the delegates or convictions a "how many" question asks for
@@ -425,10 +427,11 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
 
 
 def _figures(text: str, durations: bool = True) -> set[str]:
-    """The figures a text gives, lower-cased ("1,200", "forty", "half"); a day of the month is part of a date.
-    Without `durations`, figures of time ("nine months") are left out."""
-    text = _DAY_OF_MONTH.sub(" ", text)
-    return {n.lower() for n in _NUMBER.findall(text if durations else _DURATION.sub(" ", text))}
+    """The figures a text gives, lower-cased ("1,200", "forty", "half"); a day of the month is part of a date, and a
+    note's number ("<sup>29</sup>") or a label's ("Article 4") counts nothing. Without `durations`, figures of time
+    ("nine months") and years ("1936", "the 1930s") are left out: they date a count, they are not one."""
+    text = _LABEL.sub(" ", _DAY_OF_MONTH.sub(" ", text))
+    return {n.lower() for n in _NUMBER.findall(text if durations else YEAR.sub(" ", _DURATION.sub(" ", text)))}
 
 
 def document_vocabulary(texts) -> set[str]:

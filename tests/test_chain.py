@@ -336,6 +336,14 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How many were convicted under the June 1940 decree?", ["A decree of June 26, 1940 was passed."]) \
         == ["a figure"]
     assert missing_details("How many were convicted under the June 1940 decree?", ["By 26 June 1940, 30,000 were."]) == []
+    # nor is a year, a note's number or a part's: they date or name what they stand by, they count nothing
+    assert missing_details("How many workers were convicted under the decree?",
+                           ["It broke the 1936 Constitution (modified only in 1947)."]) == ["a figure"]
+    assert missing_details("How many workers were convicted under the decree?", ["Article 4 of the decree forbade it."]) \
+        == ["a figure"]
+    assert missing_details("How many scholars took part?", ["Historians met in Ann Arbor.<sup>29</sup>"]) == ["a figure"]
+    assert missing_details("How many tractors were built?", ["In 1932 some 50,000 tractors were built.<sup>3</sup>"]) == []
+    assert missing_details("How many years did the first plan run?", ["It ran from 1928 to 1932."]) == []
     # a duration counts time, not what the question counts; a question about time is answered by one
     assert missing_details("How many delegates attended the congress of January 1925?",
                            ["Nine months after the party congress, in January 1925, Zinoviev spoke at it."]) == ["a figure"]
