@@ -32,7 +32,7 @@ from rag.chunking import split_sentences
 from rag.conflicts import REPORTING, Conflict, content_stems, restated_otherwise, typed_conflicts
 from rag.contradiction import contradiction_log_odds
 from rag.errors import BadInput, ModelMissing
-from rag.numbers import given, numbers_of, rivals
+from rag.numbers import given, is_year, numbers_of, rivals
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
 from rag.text import breaks_off
@@ -309,14 +309,16 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
 
 
 def number_changed_only(claim: str, units: list[Unit]) -> Unit | None:
-    """The unit that states every word and every number of the claim but one, which it gives otherwise in the same words ("adopted by
-    the Supreme Soviet in May 1935" against "...adopted by the supreme Soviet in May", 1957): a date or a figure of the
-    very statement the claim makes, changed, which the decision model, seeing a number the source lacks, would leave
-    "not in the documents"."""
+    """The unit that states every word and number of the claim but one year, which it gives otherwise in the same words
+    ("adopted by the Supreme Soviet in May 1935" against "...adopted by the supreme Soviet in May", 1957): the date of
+    the very statement the claim makes, changed, which the decision model, seeing a year the source lacks, would leave
+    "not in the documents". A count the source lacks is not such a change: it may count what the source never does."""
     words = {s for s in content_stems(claim) if not s[0].isdigit()}
     for u in units:
-        unstated = [n for n in numbers_of(claim) if not given(n, numbers_of(u.text))]
-        if words <= unit_stems(u, u.text) and len(unstated) == 1 and restated_otherwise(claim, u.text, unstated[0]):
+        stated = numbers_of(u.text)
+        unstated = list(dict.fromkeys(n for n in numbers_of(claim) if not given(n, stated)))
+        if words and words <= unit_stems(u, u.text) and len(unstated) == 1 and is_year(unstated[0]) \
+                and restated_otherwise(claim, u.text, unstated[0]):
             return u
     return None
 

@@ -165,7 +165,9 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     passage_nums = numbers_of(paragraph)
     for n in claim_nums:
         # a number the paragraph states elsewhere conflicts only where the sentence gives another in the same words
-        others = restated_otherwise(claim, source, n) if given(n, passage_nums) else rivals(n, claim_nums, source_nums)
+        # the rival in the same words first ("purged its members in 1937", not "founded in 1921")
+        same_words = restated_otherwise(claim, source, n)
+        others = same_words if given(n, passage_nums) else same_words or rivals(n, claim_nums, source_nums)
         if others:
             out.append(("number", Conflict(claim_span=_number_span(claim, n), source_span=_number_span(source, others[0]))))
     cw, sw = lower_words(claim), lower_words(source)
@@ -213,7 +215,7 @@ def _around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:
     """Stems of the `width` content words nearest a number (or a lower-case word) on each side, within `reach` words:
     "the worst harvest was that of 1936" puts "worst" and "harvest" beside 1936, past the function words between."""
     words = re.findall(r"[\w.,]+", text.lower())
-    stems = [next(iter(content_stems(w)), "") for w in words]
+    stems = [next(iter(sorted(content_stems(w))), "") for w in words]  # one per token ("convicted.12"), whatever the hash
     out: set[str] = set()
     for i, w in enumerate(words):
         if numbers_of(w) == [token] or w.strip(".,") == token:

@@ -394,13 +394,29 @@ _SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guil
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{_MONTH}\b")
 _DAY_OF_MONTH = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b")  # "June 26", "26 June": a date, not a count
-# the number of a note or of a part of a text: it names, it does not count
-_LABEL = re.compile(r"<sup>\s*\d+\s*</sup>|\b(?:Article|Section|Chapter|Clause|Paragraph|Table|Figure)\s+\d+\b", re.IGNORECASE)
+# the number of a note or of a part of a text ("Article 4", "Article 58-10"): it names, it does not count
+_LABEL = re.compile(r"(?i:<sup>[^<]{0,20}</sup>)|\b(?:Article|Section|Chapter|Clause|Paragraph|Table|Figure)\s+\d+(?:[-.]\d+)*\b")
+# what comes before a year that dates something: a preposition, "the", a month ("June 26, 1940"), a span's dash
+_BEFORE_A_DATE = re.compile(rf"(?:\b(?:in|of|since|by|from|until|till|to|between|and|before|after|during|early|late|mid|the|"
+                            rf"{_MONTH})[\s-]+(?:\d{{1,2}}[.,]*\s+)?|[-\u2013/])$", re.IGNORECASE)
+
+
+def _without_dates(text: str) -> str:
+    """The text without the years that date something ("in 1936", "the 1936 Constitution", "the 1930s", "1928-32"), which
+    are no count; a number such as "1500 roubles" stays."""
+    def blank(m: re.Match) -> str:
+        dating = m.group(2) or _BEFORE_A_DATE.search(text[max(0, m.start() - 24) : m.start()]) \
+            or re.match(r"[-\u2013/]\d", text[m.end() : m.end() + 2])
+        return " " if dating else m.group()
+    return YEAR.sub(blank, text)
+
+
 _TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?)"
 # a figure with a unit of time ("nine months after", "a seven-day week", "six full-time days"): a duration, which counts
 # time, not the delegates or convictions a "how many" question asks for
 _DURATION = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w-]+)?[\s-]+{_TIME_UNIT}\b", re.IGNORECASE)
-_COUNTS_TIME = re.compile(rf"\bhow (?:many|much) (?:\w+ )?{_TIME_UNIT}\b|\bhow much time\b", re.IGNORECASE)
+_COUNTS_TIME = re.compile(rf"\bhow (?:many|much) (?:\w+ )?{_TIME_UNIT}\b|\bhow much (?:\w+ )?(?:time|notice|warning)\b",
+                          re.IGNORECASE)
 
 
 def missing_details(question: str, quotations: list[str]) -> list[str]:
@@ -429,9 +445,10 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
 def _figures(text: str, durations: bool = True) -> set[str]:
     """The figures a text gives, lower-cased ("1,200", "forty", "half"); a day of the month is part of a date, and a
     note's number ("<sup>29</sup>") or a label's ("Article 4") counts nothing. Without `durations`, figures of time
-    ("nine months") and years ("1936", "the 1930s") are left out: they date a count, they are not one."""
-    text = _LABEL.sub(" ", _DAY_OF_MONTH.sub(" ", text))
-    return {n.lower() for n in _NUMBER.findall(text if durations else YEAR.sub(" ", _DURATION.sub(" ", text)))}
+    ("nine months") and the years that date something ("in 1936", "the 1930s") are left out: they date a count."""
+    if not durations:
+        text = _without_dates(_DURATION.sub(" ", text))
+    return {n.lower() for n in _NUMBER.findall(_LABEL.sub(" ", _DAY_OF_MONTH.sub(" ", text)))}
 
 
 def document_vocabulary(texts) -> set[str]:

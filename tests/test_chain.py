@@ -344,6 +344,14 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How many scholars took part?", ["Historians met in Ann Arbor.<sup>29</sup>"]) == ["a figure"]
     assert missing_details("How many tractors were built?", ["In 1932 some 50,000 tractors were built.<sup>3</sup>"]) == []
     assert missing_details("How many years did the first plan run?", ["It ran from 1928 to 1932."]) == []
+    assert missing_details("How many workers were convicted?", ["Article 58-10 of the code, of June 26., 1940, applied."]) \
+        == ["a figure"]
+    assert missing_details("How many scholars took part?", ["Historians met in Ann Arbor.<SUP>29, 30</SUP>"]) == ["a figure"]
+    # ...but a number of that size that counts something does, and so does a label's word in lower case
+    assert missing_details("How many delegates attended?", ["Some 1500 delegates attended the congress."]) == []
+    assert missing_details("How much did it cost?", ["It cost 1500 roubles in 1930."]) == []
+    assert missing_details("How long was the new line?", ["A section 40 miles long was opened."]) == []
+    assert missing_details("How many miles of line were opened?", ["A section 40 miles long was opened."]) == []
     # a duration counts time, not what the question counts; a question about time is answered by one
     assert missing_details("How many delegates attended the congress of January 1925?",
                            ["Nine months after the party congress, in January 1925, Zinoviev spoke at it."]) == ["a figure"]
@@ -351,6 +359,7 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
         == ["a figure"]
     assert missing_details("How many were convicted in its first two years?", ["In two years, 30,000 were convicted."]) == []
     assert missing_details("How many years did the first plan run?", ["The first plan ran for four years."]) == []
+    assert missing_details("How much notice did a worker have to give?", ["It imposed a one-month notice."]) == []
     # how large, big or high something was is a magnitude, asked for as much as "how much"
     assert missing_details("How large were the gold reserves in 1934?", ["In 1934 the gold reserves were to grow."]) \
         == ["a figure"]

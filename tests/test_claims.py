@@ -438,6 +438,8 @@ def test_only_a_sentence_stating_all_the_claim_but_one_number_refutes_it_on_that
     assert number_changed_only("Work began on the beach at Port Said on 25 April 1859.", [source]) is None  # no change
     assert number_changed_only("Dredging began on the beach at the site of the future Port Said in April 1861.",
                                [source]) is None  # "dredging": not what the source says
+    counted = Unit(number=1, text="The reform was adopted in May 1957 by the deputies, 12 of whom abstained.")
+    assert number_changed_only("Some 300 deputies adopted the reform in May 1957.", [counted]) is None  # not counted there
     shares = Unit(number=1, text="Nitrate duties supplied about 5 per cent of ordinary government revenue in 1880.")
     assert number_changed_only("Nitrate duties supplied about 30 per cent of ordinary government revenue in 1920.",
                                [shares]) is None
@@ -451,6 +453,16 @@ def test_a_number_in_the_same_words_is_found_past_the_function_words_around_it()
     claim = "The worst grain harvest of the decade was that of 1933."
     assert restated_otherwise(claim, "The worst harvest was that of 1936.", "1933") == ["1936"]
     assert restated_otherwise(claim, "Exports of timber rose in 1936.", "1933") == []
+
+
+def test_the_conflict_shown_is_the_number_given_in_the_same_words():
+    """Of two years in the source sentence, the one in the claim's words is the rival shown, not the first."""
+    from rag.conflicts import content_stems, typed_conflicts
+
+    claim = "The Moscow committee purged its members in 1938."
+    source = "In 1921 the party was reorganized, and the Moscow committee purged its members in 1937."
+    found = typed_conflicts(claim, source, source, content_stems(claim))
+    assert [(kind, "1938" in c.claim_span, "1937" in c.source_span) for kind, c in found] == [("number", True, True)]
 
 
 def test_opposite_trends_conflict_only_where_the_source_states_one():
