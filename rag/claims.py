@@ -119,7 +119,11 @@ def split_attribution(claim: str, surnames: set[str]) -> tuple[str, list[str]]:
     if names:
         who = rf"(?:{names})(?:'s)?(?:\s+(?:and|&)\s+(?:{names}))?"
         core = re.sub(rf"^according to {who},?\s*", "", core, flags=re.IGNORECASE)
+        core = re.sub(rf"^(?:in|by) {who} (?:\d{{4}} )?(?:view|account|reckoning|opinion|estimate),?\s+", "", core,
+                      flags=re.IGNORECASE)
         core = re.sub(rf"^{who}\s+(?:also\s+)?(?:{'|'.join(REPORTING)})\s+(?:that\s+)?", "", core)
+    # a view reported of someone ("Kuromiya's view that ...", "Haworth's view is that ..."): what the view holds
+    core = re.sub(r"^[A-Z][\w-]+'s (?:view|contention|argument|claim) (?:is )?that,?\s*", "", core)
     return (core[0].upper() + core[1:]) if core else claim, named
 
 

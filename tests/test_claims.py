@@ -455,6 +455,23 @@ def test_a_number_in_the_same_words_is_found_past_the_function_words_around_it()
     assert restated_otherwise(claim, "Exports of timber rose in 1936.", "1933") == []
 
 
+def test_a_view_or_account_attributed_is_left_out_of_what_is_checked():
+    """"According to X," and "X writes that" are not what the sources must say, nor are "X's view is that", "In X's
+    account," or "By X's reckoning": the claim is what the view holds."""
+    from rag.claims import split_attribution
+
+    names = {"Haworth", "Siegelbaum", "Suny"}
+    assert split_attribution("Haworth's view is that a glut of cloth masqueraded as a shortage.", names) == \
+        ("A glut of cloth masqueraded as a shortage.", ["Haworth"])
+    assert split_attribution("By Haworth's reckoning only about 25,000 people left.", names)[0] == \
+        "Only about 25,000 people left."
+    assert split_attribution("In Haworth's 1962 account, the mills closed.", names)[0] == "The mills closed."
+    assert split_attribution("Siegelbaum and Suny report Kuromiya's view that the campaign bound cadres.", names)[0] \
+        == "The campaign bound cadres."
+    assert split_attribution("In the view of the mill owners, the crisis was a glut.", names)[0] == \
+        "In the view of the mill owners, the crisis was a glut."  # no author named: the claim as it is
+
+
 def test_the_conflict_shown_is_the_number_given_in_the_same_words():
     """Of two years in the source sentence, the one in the claim's words is the rival shown, not the first."""
     from rag.conflicts import content_stems, typed_conflicts
