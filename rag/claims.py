@@ -112,19 +112,25 @@ def _author_files(engine) -> dict[str, set[str]]:
 
 
 def split_attribution(claim: str, surnames: set[str]) -> tuple[str, list[str]]:
-    """The claim without a leading "According to X," / "X writes that", and the surnames it named."""
+    """The claim without what attributes it ("According to X,", "X writes that", "In X's view,", "By X's reckoning", "X's
+    view is that", "X reports Y's view that"), and the surnames it named. A view that is the claim's subject ("Y's view
+    that the mills closed was mistaken") stays."""
     named = [s for s in surnames if re.search(rf"\b{re.escape(s)}\b", claim)]
     names = "|".join(re.escape(s) for s in named)
     core = claim
     if names:
-        who = rf"(?:{names})(?:'s)?(?:\s+(?:and|&)\s+(?:{names}))?"
+        who = rf"(?:{names}){_POSSESSIVE}?(?:\s+(?:and|&)\s+(?:{names}){_POSSESSIVE}?)?"
         core = re.sub(rf"^according to {who},?\s*", "", core, flags=re.IGNORECASE)
-        core = re.sub(rf"^(?:in|by) {who} (?:\d{{4}} )?(?:view|account|reckoning|opinion|estimate),?\s+", "", core,
-                      flags=re.IGNORECASE)
+        core = re.sub(rf"^(?:in|by) {who} (?:\d{{4}} )?{_VIEW}(?: of \d{{4}})?,?\s+", "", core, flags=re.IGNORECASE)
         core = re.sub(rf"^{who}\s+(?:also\s+)?(?:{'|'.join(REPORTING)})\s+(?:that\s+)?", "", core)
-    # a view reported of someone ("Kuromiya's view that ...", "Haworth's view is that ..."): what the view holds
-    core = re.sub(r"^[A-Z][\w-]+'s (?:view|contention|argument|claim) (?:is )?that,?\s*", "", core)
+    # a view reported ("Haworth's view is that ...", or after "X reports", "Kuromiya's view that ..."): what it holds
+    reported = core != claim
+    core = re.sub(rf"^[A-Z][\w-]+{_POSSESSIVE} {_VIEW} {'(?:is |are )?' if reported else '(?:is|are) '}that,?\s*", "", core)
     return (core[0].upper() + core[1:]) if core else claim, named
+
+
+_POSSESSIVE = "(?:['\u2019]s|['\u2019])"
+_VIEW = "(?:view|views|account|reckoning|opinion|estimate|contention|argument)"
 
 
 def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:

@@ -468,8 +468,12 @@ def test_a_view_or_account_attributed_is_left_out_of_what_is_checked():
     assert split_attribution("In Haworth's 1962 account, the mills closed.", names)[0] == "The mills closed."
     assert split_attribution("Siegelbaum and Suny report Kuromiya's view that the campaign bound cadres.", names)[0] \
         == "The campaign bound cadres."
-    assert split_attribution("In the view of the mill owners, the crisis was a glut.", names)[0] == \
-        "In the view of the mill owners, the crisis was a glut."  # no author named: the claim as it is
+    assert split_attribution("In Haworth\u2019s view, the mills closed.", names)[0] == "The mills closed."
+    # a view that is what the claim is about stays: the claim is that it was mistaken, or rejected
+    for claim in ("Haworth's view that the mills closed is mistaken.",
+                  "Britain's claim that the islands were hers was rejected in 1833.",
+                  "Kirkcaldy's view that the Association kept prices high was rejected by Ghoshal."):
+        assert split_attribution(claim, names)[0] == claim
 
 
 def test_the_conflict_shown_is_the_number_given_in_the_same_words():
