@@ -124,7 +124,8 @@ def line_of(starts: np.ndarray, offset: int) -> int:
 # A note number that may follow a sentence's closing punctuation: "...bodies.4", "...bodies.¹⁹", "...bodies.<sup>15</sup>"
 # (the tag in either case, as HTML allows: "<SUP>15</SUP>"; the flag scoped to it, since a sentence's next word must
 # still start with a capital)
-NOTE_MARKER = r"(?:\d{1,3}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3}|(?i:<sup>[^<]{0,20}</sup>))"
+SUP_TAG = r"(?i:<sup>[^<]{0,20}</sup>)"  # an HTML superscript, as a note's number is marked
+NOTE_MARKER = rf"(?:\d{{1,3}}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{{1,3}}|{SUP_TAG})"
 _WHOLE_SENTENCE_END = re.compile(rf"[.!?][\"'\u201d\u2019)\]]*(?:\s*{NOTE_MARKER})?$")
 
 
