@@ -70,7 +70,9 @@ def test_app_serves_the_unadapted_index_first_then_switches_to_the_adapted_one(t
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CORPUS_DIR": str(docs),
+    # the fast mode answers both questions: in the read mode, which answers once the reading model has loaded in the
+    # background, the second answer would depend on how far that load had got (the switch is what is tested here)
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_CORPUS_DIR": str(docs), "RAG_ANSWER__MODE": "fast",
            "RAG_ADAPT__BATCH_SIZE": "2", "RAG_ADAPT__MAX_STEPS": "2", "GRADIO_SERVER_PORT": str(port)}
     log = tmp_path / "app.log"
     with open(log, "wb") as out:
