@@ -11,7 +11,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from rag.lexical import stem
-from rag.numbers import fraction_written, given, numbers_of, rivals
+from rag.numbers import fraction_written, given, numbers_of, rivals, same_day_other_years
 from rag.text import STOP_WORDS
 from rag.wordnet import names_for
 
@@ -208,7 +208,9 @@ def restated_otherwise(claim: str, source: str, claimed: str) -> list[str]:
     source_nums = numbers_of(source)
     if given(claimed, source_nums):
         return []
-    return [s for s in rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
+    same_day = same_day_other_years(claim, source, claimed)  # "on 17 November 1867" against "on 17 November 1869"
+    near = [s for s in rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
+    return same_day + [s for s in near if s not in same_day]
 
 
 def _around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:

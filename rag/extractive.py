@@ -31,7 +31,7 @@ from rag.reader import Reader
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
 from rag.store import Index
-from rag.text import STOP_WORDS, SUP_TAG, YEAR, breaks_off
+from rag.text import MONTH, STOP_WORDS, SUP_TAG, YEAR, breaks_off
 from rag.types import ScoredPassage
 
 MIN_QUOTE_WORDS = 6
@@ -391,14 +391,13 @@ _SUM_QUESTION = re.compile(r"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fe
 _SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|"
                   r"dollars?|yen|rubles?|roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|"
                   r"thalers?|escudos?|sterling)\b", re.IGNORECASE)
-_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{_MONTH}\b")
-_DAY_OF_MONTH = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{_MONTH}\b")  # "June 26", "26 June": a date, not a count
+_DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{MONTH}\b")
+_DAY_OF_MONTH = re.compile(rf"\b{MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{MONTH}\b")  # "June 26", "26 June": a date, not a count
 # the number of a note or of a part of a text ("Article 4", "Article 58-10"): it names, it does not count
 _LABEL = re.compile(rf"{SUP_TAG}|\b(?:Article|Section|Chapter|Clause|Paragraph|Table|Figure)\s+\d+(?:[-.]\d+)*\b")
 # what comes before a year that dates something: a preposition, "the", a month ("June 26, 1940"), a span's dash
 _BEFORE_A_DATE = re.compile(rf"(?:\b(?:in|of|since|by|from|until|till|to|between|and|before|after|during|early|late|mid|the|"
-                            rf"{_MONTH})[\s-]+(?:\d{{1,2}}[.,]*\s+)?|[-\u2013/])$", re.IGNORECASE)
+                            rf"{MONTH})[\s-]+(?:\d{{1,2}}[.,]*\s+)?|[-\u2013/])$", re.IGNORECASE)
 
 
 def _without_dates(text: str) -> str:

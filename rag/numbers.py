@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from rag.text import MONTH
+
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?s?(?![\d])")
 
 
@@ -65,6 +67,23 @@ def _rounds(rounded: str, exact: str) -> bool:
     if places or zeros < 2 or len(rounded) - zeros < 2 or rounded == exact or is_year(rounded) or is_year(exact):
         return False
     return int(float(exact) / 10**zeros + 0.5) * 10**zeros == int(rounded)
+
+
+# a day's date: "17 November 1867", "the 14th of February 1829", "November 17, 1867"
+_DAY_DATE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH}),?\s+(?:of\s+)?(\d{{4}})\b|"
+                       rf"\b({MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b")
+
+
+def day_dates(text: str) -> set[tuple[str, str, str]]:
+    """The days a text dates something to, as (day, month, year): ("17", "November", "1867")."""
+    return {(m[1], m[2], m[3]) if m[1] else (m[5], m[4], m[6]) for m in _DAY_DATE.finditer(text)}
+
+
+def same_day_other_years(claim: str, source: str, year: str) -> list[str]:
+    """The years in which the source gives a day the claim dates to `year` ("opened on 17 November 1867" against
+    "opened on 17 November 1869": 1869): the same day of the year marks the same event, however it is worded."""
+    days = {(day, month) for day, month, y in day_dates(claim) if y == year}
+    return sorted({y for day, month, y in day_dates(source) if (day, month) in days and y != year})
 
 
 def rivals(claimed: str, claim_nums: list[str], source_nums: list[str]) -> list[str]:

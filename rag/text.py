@@ -18,6 +18,7 @@ import numpy as np
 _RUN_TO_REWRITE = re.compile(r"-\n\s*|\s{2,}|[^\S ]")
 
 YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s?)\b")  # a year (group 1), or with group 2 a decade ("the 1920s")
+MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 
 # English function words and the words a question is asked with ("what", "why", "did", "according"):
 # they say how something is asked, not what it is about.

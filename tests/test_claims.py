@@ -445,6 +445,28 @@ def test_only_a_sentence_stating_all_the_claim_but_one_number_refutes_it_on_that
                                [shares]) is None
 
 
+def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
+    """A day's date marks its event: a claim dating the source's event to the same day of another year is refuted though
+    it words the rest otherwise ("first carried traffic" for "was opened to traffic"), and the conflict shown is that
+    day's year, not another year of the sentence. Another day, or a month without its day, is no such mark."""
+    from rag.claims import Unit, number_changed_only
+    from rag.conflicts import content_stems, typed_conflicts
+    from rag.numbers import same_day_other_years
+
+    source = Unit(number=1, text="Begun in 1869, the bridge was opened to traffic on 24 May 1883, after fourteen years of "
+                                 "work that cost some twenty lives.")
+    claim = "The bridge first carried traffic on 24 May 1881, fourteen years after work on it started."
+    assert same_day_other_years(claim, source.text, "1881") == ["1883"]
+    assert same_day_other_years("It opened on May 24th, 1881.", source.text, "1881") == ["1883"]
+    assert number_changed_only(claim, [source]) is source
+    kinds = typed_conflicts(claim, source.text, source.text, content_stems(claim))
+    assert [(k, c.source_span) for k, c in kinds if k == "number"] == [("number", "on 24 May 1883, after fourteen years")]
+    assert number_changed_only("The bridge first carried traffic on 25 May 1881, fourteen years after work on it started.",
+                               [source]) is None  # another day: the source may not say what happened then
+    assert number_changed_only("The bridge first carried traffic in May 1881, fourteen years after work on it started.",
+                               [source]) is None  # a month alone marks no event, and the words differ
+
+
 def test_a_number_in_the_same_words_is_found_past_the_function_words_around_it():
     """"the worst harvest was that of 1936" puts "worst" and "harvest" beside the year, as the claim's "worst grain
     harvest ... was that of 1933" does, though "was that of" stands between them."""
