@@ -29,10 +29,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.chunking import split_sentences
-from rag.conflicts import REPORTING, Conflict, content_stems, restated_otherwise, typed_conflicts
+from rag.conflicts import REPORTING, Conflict, content_stems, restated_otherwise, typed_conflicts, unnamed
 from rag.contradiction import contradiction_log_odds
 from rag.errors import BadInput, ModelMissing
-from rag.numbers import given, is_year, numbers_of, rivals, same_day_other_years
+from rag.numbers import given, is_year, number_words, numbers_of, rivals, same_day_other_years
 from rag.quotes import verify_quote
 from rag.retrieve import clean_question
 from rag.text import breaks_off
@@ -319,10 +319,13 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
 
 
 def number_changed_only(claim: str, units: list[Unit]) -> Unit | None:
-    """The unit that states every number of the claim but one year, which it gives otherwise in the same words, and that
-    says the rest of what the claim says: every other word of it ("adopted by the Supreme Soviet in May 1935" against
-    "...adopted by the supreme Soviet in May", 1957), or, for a day's date, the same day in another year, which marks
-    the same event however it is worded ("took effect on 1 January 1836" against "came into force on 1 January 1834").
+    """The unit that states every number of the claim but one year, which it gives otherwise, and the rest of what the
+    claim says: every other word of it, the year given in the same words ("adopted by the Supreme Soviet in May 1935"
+    against "...adopted by the supreme Soviet in May", 1957); or, for a day's date, the same day in another year, which
+    marks the same event however it is worded ("The customs union took effect on 1 January 1836, joining eighteen
+    states" against "It came into force on 1 January 1834, uniting eighteen states"), where the unit's paragraph uses
+    every name of the claim and the unit every number it writes in words (not "The Commissariat of Finance was
+    abolished by a decree of June 23, 1931" against "a decree of June 23, 1933, of the Commissariat of Labor").
     That is the date of the very statement the claim makes, changed, which the decision model, seeing a year the source
     lacks, would leave "not in the documents". A count the source lacks is not such a change: it may count what the
     source never does."""
@@ -330,9 +333,12 @@ def number_changed_only(claim: str, units: list[Unit]) -> Unit | None:
     for u in units:
         stated = numbers_of(u.text)
         unstated = list(dict.fromkeys(n for n in numbers_of(claim) if not given(n, stated)))
-        if len(unstated) != 1 or not is_year(year := unstated[0]) or not restated_otherwise(claim, u.text, year):
+        if len(unstated) != 1 or not is_year(year := unstated[0]):
             continue
-        if (words and words <= unit_stems(u, u.text)) or same_day_other_years(claim, u.text, year):
+        if words and words <= unit_stems(u, u.text) and restated_otherwise(claim, u.text, year):
+            return u
+        if same_day_other_years(claim, u.text, year) and not unnamed(claim, u.paragraph or u.text, u.context) \
+                and number_words(claim) <= number_words(u.text):
             return u
     return None
 

@@ -168,6 +168,8 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
         # the rival in the same words first ("purged its members in 1937", not "founded in 1921")
         same_words = restated_otherwise(claim, source, n)
         others = same_words if given(n, passage_nums) else same_words or rivals(n, claim_nums, source_nums)
+        same_day = same_day_other_years(claim, source, n)  # "on 14 July 1905" against "on 14 July 1903", not "in 1898"
+        others = sorted(others, key=lambda s: s not in same_day)
         if others:
             out.append(("number", Conflict(claim_span=_number_span(claim, n), source_span=_number_span(source, others[0]))))
     cw, sw = lower_words(claim), lower_words(source)
@@ -177,10 +179,7 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
         out.append(("month", Conflict(claim_span=_context(claim, claim_months[0]), source_span=_context(source, source_months[0]))))
     # another person, place or body in the same words ("the sultan of Tidore" / "of Ternate") where the source never names the claim's,
     # by its name or another ("the Quakers" / "the Society of Friends", "Britain" / "London")
-    around = _bare_words_in_order(f"{paragraph} {context}")
-    spaced = f" {' '.join(around)} "
-    unseen_names = {n for n in names_of(claim) - set(around) if not _named_otherwise(n, spaced)}
-    swapped = [(c, s) for c in sorted(unseen_names) for s in sorted(names_of(source) - _bare_words(claim))
+    swapped = [(c, s) for c in sorted(unnamed(claim, paragraph, context)) for s in sorted(names_of(source) - _bare_words(claim))
                if _around(claim, c) & _around(source, s)]
     if swapped:
         out.append(("name", Conflict(claim_span=_context(claim, swapped[0][0]), source_span=_context(source, swapped[0][1]))))
@@ -208,9 +207,7 @@ def restated_otherwise(claim: str, source: str, claimed: str) -> list[str]:
     source_nums = numbers_of(source)
     if given(claimed, source_nums):
         return []
-    same_day = same_day_other_years(claim, source, claimed)  # "on 17 November 1867" against "on 17 November 1869"
-    near = [s for s in rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
-    return same_day + [s for s in near if s not in same_day]
+    return [s for s in rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
 
 
 def _around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:
@@ -238,6 +235,17 @@ def _bare_words(text: str) -> set[str]:
 def names_of(text: str) -> set[str]:
     """Capitalized words not opening a sentence (names of people, places, bodies), lower-cased; months left out."""
     return {n.lower() for n in _NAME.findall(text.strip())} - set(_MONTHS)
+
+
+def unnamed(claim: str, paragraph: str, context: str = "") -> set[str]:
+    """The names of a claim that a source paragraph and its `context` (its work's title and section) never use, by that
+    name or another ("the Quakers" / "the Society of Friends", "Britain" / "London")."""
+    around = _bare_words_in_order(f"{paragraph} {context}")
+    spaced = f" {' '.join(around)} "
+    # a name is used where each of its parts is: "Hesse-Darmstadt" in "Hesse and Darmstadt", "Aigle" in "L'Aigle"
+    parts = set(re.findall(r"[a-z]+", spaced))
+    return {n for n in names_of(claim) - set(around)
+            if not set(re.findall(r"[a-z]+", n)) <= parts and not _named_otherwise(n, spaced)}
 
 
 def _named_otherwise(name: str, spaced_words: str) -> bool:

@@ -9,7 +9,7 @@ import re
 
 from rag.text import MONTH
 
-_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?s?(?![\d])")
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)?(?:s(?![a-z]))?(?![\d])")
 
 
 def numbers_of(text: str) -> list[str]:
@@ -69,21 +69,34 @@ def _rounds(rounded: str, exact: str) -> bool:
     return int(float(exact) / 10**zeros + 0.5) * 10**zeros == int(rounded)
 
 
-# a day's date: "17 November 1867", "the 14th of February 1829", "November 17, 1867"
-_DAY_DATE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH}),?\s+(?:of\s+)?(\d{{4}})\b|"
-                       rf"\b({MONTH})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b")
+# a day's date: "17 November 1867", "the 14th of February 1829", "November 17, 1867"; not a range's first day ("17-18
+# November"), nor a number glued to another ("3.12 May")
+_DAY = r"(?<![\d/\u2013-])(?<!\d[.,])(\d{1,2})(?:st|nd|rd|th)?(?![\d/\u2013-]|[.,]\d)"
+_DAY_DATE = re.compile(rf"{_DAY}\s+(?:of\s+)?({MONTH}),?\s+(?:of\s+)?(1\d{{3}}|20\d{{2}})\b|"
+                       rf"\b({MONTH})\s+{_DAY},?\s+(?:of\s+)?(1\d{{3}}|20\d{{2}})\b")
 
 
-def day_dates(text: str) -> set[tuple[str, str, str]]:
-    """The days a text dates something to, as (day, month, year): ("17", "November", "1867")."""
-    return {(m[1], m[2], m[3]) if m[1] else (m[5], m[4], m[6]) for m in _DAY_DATE.finditer(text)}
+def day_dates(text: str) -> set[tuple[int, str, str]]:
+    """The days a text dates something to, as (day, month, year): (17, "November", "1867")."""
+    return {(int(m[1]), m[2], m[3]) if m[1] else (int(m[5]), m[4], m[6]) for m in _DAY_DATE.finditer(text)}
 
 
 def same_day_other_years(claim: str, source: str, year: str) -> list[str]:
-    """The years in which the source gives a day the claim dates to `year` ("opened on 17 November 1867" against
-    "opened on 17 November 1869": 1869): the same day of the year marks the same event, however it is worded."""
+    """The years, none of them the claim's, in which the source gives a day the claim dates to `year` ("opened on 17
+    November 1867" against "opened on 17 November 1869": 1869)."""
     days = {(day, month) for day, month, y in day_dates(claim) if y == year}
-    return sorted({y for day, month, y in day_dates(source) if (day, month) in days and y != year})
+    claimed = set(numbers_of(claim))
+    return sorted({y for day, month, y in day_dates(source) if (day, month) in days and y not in claimed})
+
+
+_NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                          r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                          r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.IGNORECASE)
+
+
+def number_words(text: str) -> set[str]:
+    """The numbers a text writes in words, lower-cased ("eighteen states", "three hundred deputies")."""
+    return {w.lower() for w in _NUMBER_WORD.findall(text)}
 
 
 def rivals(claimed: str, claim_nums: list[str], source_nums: list[str]) -> list[str]:

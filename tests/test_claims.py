@@ -458,6 +458,7 @@ def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
     claim = "The bridge first carried traffic on 24 May 1881, fourteen years after work on it started."
     assert same_day_other_years(claim, source.text, "1881") == ["1883"]
     assert same_day_other_years("It opened on May 24th, 1881.", source.text, "1881") == ["1883"]
+    assert same_day_other_years("It opened on 23-24 May 1881.", source.text, "1881") == []  # a span of days
     assert number_changed_only(claim, [source]) is source
     kinds = typed_conflicts(claim, source.text, source.text, content_stems(claim))
     assert [(k, c.source_span) for k, c in kinds if k == "number"] == [("number", "on 24 May 1883, after fourteen years")]
@@ -465,6 +466,22 @@ def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
                                [source]) is None  # another day: the source may not say what happened then
     assert number_changed_only("The bridge first carried traffic in May 1881, fourteen years after work on it started.",
                                [source]) is None  # a month alone marks no event, and the words differ
+    # the same day, another event: a name the source never uses, a count it does not give, the claim's own date
+    assert number_changed_only("The Brooklyn ferry first carried traffic on 24 May 1881.", [source]) is None
+    assert number_changed_only("Three hundred men opened the bridge to traffic on 24 May 1881.", [source]) is None
+    assert number_changed_only("The bridge was planned on 24 May 1881 and opened to traffic on 24 May 1883.",
+                               [source]) is None
+    assert number_changed_only("Its keeper died on 24 May 2500.", [source]) is None  # no year
+
+
+def test_a_name_is_used_where_each_of_its_parts_is_and_an_ordinal_is_its_number():
+    from rag.conflicts import unnamed
+    from rag.numbers import numbers_of
+
+    source = "Prussia concluded a treaty with Hesse and Darmstadt, and the yacht L'Aigle led the procession."
+    assert unnamed("Prussia's treaty with Hesse-Darmstadt came before L'Aigle's voyage.", source) == set()
+    assert unnamed("Prussia's treaty with Hesse-Kassel came first.", source) == {"hesse-kassel"}
+    assert numbers_of("on May 21st, 1881, in the 1920s") == ["21", "1881", "1920s"]
 
 
 def test_a_number_in_the_same_words_is_found_past_the_function_words_around_it():
