@@ -80,6 +80,7 @@ class Unit:
     paragraph: str = ""  # the paragraph it comes from: a claim's number found there is not a conflict
     title: str = ""  # the work's title: what the whole text is about
     section: str = ""  # the section heading: what "the reform" or "this policy" may refer to
+    author: str = ""  # the work's author, whom a claim may name ("Haworth dates ...")
     cosine: float = 0.0
     coverage: float = 0.0
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(3))  # of the pair model, once judged
@@ -91,7 +92,7 @@ class Unit:
     @property
     def context(self) -> str:
         """The words its sentences take for granted, which may name what the claim names otherwise."""
-        return f"{self.title} {self.section}"
+        return f"{self.title} {self.section} {self.author}"
 
 
 # ---------------------------------------------------------------- evidence alignment
@@ -150,10 +151,10 @@ def evidence_units(passages: list[ScoredPassage]) -> list[Unit]:
     return units
 
 
-def _context_of(passage) -> tuple[str, str]:
-    """A passage's work title and section heading, numbers left out (a title's "1923-1930" is not a date the sentence
-    gives)."""
-    return re.sub(r"\d+", " ", passage.doc.title), re.sub(r"\d+", " ", passage.section)
+def _context_of(passage) -> tuple[str, str, str]:
+    """A passage's work title, section heading and author, numbers left out (a title's "1923-1930" is not a date the
+    sentence gives)."""
+    return re.sub(r"\d+", " ", passage.doc.title), re.sub(r"\d+", " ", passage.section), passage.doc.author
 
 
 def unit_stems(unit: Unit, text: str) -> set[str]:
@@ -319,25 +320,24 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
 
 
 def number_changed_only(claim: str, units: list[Unit]) -> Unit | None:
-    """The unit that states every number of the claim but one year, which it gives otherwise, and the rest of what the
-    claim says: every other word of it, the year given in the same words ("adopted by the Supreme Soviet in May 1935"
-    against "...adopted by the supreme Soviet in May", 1957); or, for a day's date, the same day in another year, which
-    marks the same event however it is worded ("The customs union took effect on 1 January 1836, joining eighteen
-    states" against "It came into force on 1 January 1834, uniting eighteen states"), where the unit's paragraph uses
-    every name of the claim and the unit every number it writes in words (not "The Commissariat of Finance was
-    abolished by a decree of June 23, 1931" against "a decree of June 23, 1933, of the Commissariat of Labor").
-    That is the date of the very statement the claim makes, changed, which the decision model, seeing a year the source
-    lacks, would leave "not in the documents". A count the source lacks is not such a change: it may count what the
-    source never does."""
+    """The unit that says what the claim says but for the year: it gives every other number of the claim (in figures or
+    in words), most of its other words, every name it uses (its paragraph, its work's title, section or author may), and
+    another year in the claim's year's place: for the same day ("took effect on 1 January 1836" against "came into force
+    on 1 January 1834, uniting eighteen states") or in the same words ("adopted by the Supreme Soviet in May 1935"
+    against "...adopted by the supreme Soviet in May", 1957). That is the date of the very statement the claim makes,
+    changed, which the decision model, seeing a year the source lacks, would leave "not in the documents". A count the
+    source lacks is not such a change: it may count what the source never does; nor is a day the paragraph also gives
+    in the claim's year (an anniversary)."""
     words = {s for s in content_stems(claim) if not s[0].isdigit()}
     for u in units:
         stated = numbers_of(u.text)
         unstated = list(dict.fromkeys(n for n in numbers_of(claim) if not given(n, stated)))
-        if len(unstated) != 1 or not is_year(year := unstated[0]):
+        if len(unstated) != 1 or not is_year(year := unstated[0]) or not words:
             continue
-        if words and words <= unit_stems(u, u.text) and restated_otherwise(claim, u.text, year):
-            return u
-        if same_day_other_years(claim, u.text, year) and not unnamed(claim, u.paragraph or u.text, u.context) \
+        paragraph = u.paragraph or u.text
+        in_its_place = same_day_other_years(claim, u.text, year, paragraph) or restated_otherwise(claim, u.text, year)
+        most_words = len(words & unit_stems(u, u.text)) > len(words) / 2
+        if in_its_place and most_words and not unnamed(claim, paragraph, u.context, first_word=True) \
                 and number_words(claim) <= number_words(u.text):
             return u
     return None

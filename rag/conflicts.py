@@ -237,15 +237,20 @@ def names_of(text: str) -> set[str]:
     return {n.lower() for n in _NAME.findall(text.strip())} - set(_MONTHS)
 
 
-def unnamed(claim: str, paragraph: str, context: str = "") -> set[str]:
-    """The names of a claim that a source paragraph and its `context` (its work's title and section) never use, by that
-    name or another ("the Quakers" / "the Society of Friends", "Britain" / "London")."""
+def unnamed(claim: str, paragraph: str, context: str = "", first_word: bool = False) -> set[str]:
+    """The names of a claim that a source paragraph and its `context` (its work's title, section and author) never use,
+    by that name or another ("the Quakers" / "the Society of Friends", "Britain" / "London"). A name is used where its
+    parts stand together ("Hesse-Darmstadt" in "Hesse Darmstadt", "Aigle" in "L'Aigle"). With `first_word`, a
+    capitalized first word that is no function word counts as a name ("Baden joined ..."); it may be one."""
     around = _bare_words_in_order(f"{paragraph} {context}")
     spaced = f" {' '.join(around)} "
-    # a name is used where each of its parts is: "Hesse-Darmstadt" in "Hesse and Darmstadt", "Aigle" in "L'Aigle"
-    parts = set(re.findall(r"[a-z]+", spaced))
-    return {n for n in names_of(claim) - set(around)
-            if not set(re.findall(r"[a-z]+", n)) <= parts and not _named_otherwise(n, spaced)}
+    runs = f" {' '.join(re.findall(r'[a-z]+', spaced))} "
+    names = names_of(claim)
+    first = re.match(r"\W*([A-Z][a-z]+(?:-[A-Z]?[a-z]+)*)", claim)
+    if first_word and first and first[1].lower() not in STOP_WORDS:
+        names.add(first[1].lower())
+    return {n for n in names - set(around)
+            if f" {' '.join(re.findall(r'[a-z]+', n))} " not in runs and not _named_otherwise(n, spaced)}
 
 
 def _named_otherwise(name: str, spaced_words: str) -> bool:

@@ -1,6 +1,7 @@
 """Numbers as a reader compares them: a claim's number and a source's are the same when one is written as a fraction
 ("two-thirds" for 66.7 per cent) or rounds the other ("almost 34 million" for "33.9 million"), and a decade gives a
-year only where the source names no year within it. rag.conflicts and rag.claims compare numbers by these rules.
+year only where the source names no year within it; and the days a text dates something to ("17 November 1867"),
+whose day and month mark an event. rag.conflicts and rag.claims compare numbers by these rules.
 """
 
 from __future__ import annotations
@@ -81,21 +82,26 @@ def day_dates(text: str) -> set[tuple[int, str, str]]:
     return {(int(m[1]), m[2], m[3]) if m[1] else (int(m[5]), m[4], m[6]) for m in _DAY_DATE.finditer(text)}
 
 
-def same_day_other_years(claim: str, source: str, year: str) -> list[str]:
+def same_day_other_years(claim: str, source: str, year: str, paragraph: str = "") -> list[str]:
     """The years, none of them the claim's, in which the source gives a day the claim dates to `year` ("opened on 17
-    November 1867" against "opened on 17 November 1869": 1869)."""
+    November 1867" against "opened on 17 November 1869": 1869); none where the source's `paragraph` gives that day in
+    `year` too (an anniversary: "adopted on 4 July 1776 ... died on 4 July 1826")."""
     days = {(day, month) for day, month, y in day_dates(claim) if y == year}
+    if any((day, month) in days and y == year for day, month, y in day_dates(paragraph or source)):
+        return []
     claimed = set(numbers_of(claim))
     return sorted({y for day, month, y in day_dates(source) if (day, month) in days and y not in claimed})
 
 
 _NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                           r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-                          r"hundreds?|thousands?|millions?|billions?|dozens?)\b", re.IGNORECASE)
+                          r"hundreds?|thousands?|millions?|billions?|dozens?|second|third|fourth|fifth|sixth|"
+                          r"seventh|eighth|ninth|tenth)\b", re.IGNORECASE)
 
 
 def number_words(text: str) -> set[str]:
-    """The numbers a text writes in words, lower-cased ("eighteen states", "three hundred deputies")."""
+    """The numbers a text writes in words, lower-cased ("eighteen states", "three hundred deputies", "the second treaty";
+    not "first", which is as often "at first" or "first proposed" as a count)."""
     return {w.lower() for w in _NUMBER_WORD.findall(text)}
 
 

@@ -427,10 +427,10 @@ def test_a_changed_date_of_a_statement_the_source_makes_word_for_word_refutes_it
     assert_verbatim(corpus_engine, result)
 
 
-def test_only_a_sentence_stating_all_the_claim_but_one_number_refutes_it_on_that_number():
-    """One number given otherwise in the same words, the rest of the claim stated: refuted. Two numbers changed (a
-    share for another year: the source does not give that year's), or a word of the claim the sentence lacks, is no
-    such reversal."""
+def test_only_a_sentence_stating_the_claim_but_one_number_refutes_it_on_that_number():
+    """One year given otherwise in the same words, the rest of the claim stated: refuted. Two numbers changed (a share
+    for another year: the source does not give that year's), a count the source lacks, or a name it does not use
+    ("Dredging"), is no such reversal."""
     from rag.claims import Unit, number_changed_only
 
     source = Unit(number=1, text="Work began on the beach at the site of the future Port Said on 25 April 1859.")
@@ -448,7 +448,8 @@ def test_only_a_sentence_stating_all_the_claim_but_one_number_refutes_it_on_that
 def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
     """A day's date marks its event: a claim dating the source's event to the same day of another year is refuted though
     it words the rest otherwise ("first carried traffic" for "was opened to traffic"), and the conflict shown is that
-    day's year, not another year of the sentence. Another day, or a month without its day, is no such mark."""
+    day's year, not another year of the sentence. Another day is no such mark; nor is the same day of another event: a name or a count the source does not give, few of the claim's words, or a paragraph
+    that gives the claim's own date too (an anniversary)."""
     from rag.claims import Unit, number_changed_only
     from rag.conflicts import content_stems, typed_conflicts
     from rag.numbers import same_day_other_years
@@ -459,28 +460,38 @@ def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
     assert same_day_other_years(claim, source.text, "1881") == ["1883"]
     assert same_day_other_years("It opened on May 24th, 1881.", source.text, "1881") == ["1883"]
     assert same_day_other_years("It opened on 23-24 May 1881.", source.text, "1881") == []  # a span of days
+    assert same_day_other_years("It opened on 24 May 1881.", "On 24 May 2500 workers marched; it opened on 24 May 1883.",
+                                "1881") == ["1883"]  # 2500 workers, not a year
     assert number_changed_only(claim, [source]) is source
+    # a month with another year in the same words, the claim's words mostly the source's: the same statement too
+    assert number_changed_only("The bridge first carried traffic in May 1881, fourteen years after work on it started.",
+                               [source]) is source
     kinds = typed_conflicts(claim, source.text, source.text, content_stems(claim))
     assert [(k, c.source_span) for k, c in kinds if k == "number"] == [("number", "on 24 May 1883, after fourteen years")]
-    assert number_changed_only("The bridge first carried traffic on 25 May 1881, fourteen years after work on it started.",
-                               [source]) is None  # another day: the source may not say what happened then
-    assert number_changed_only("The bridge first carried traffic in May 1881, fourteen years after work on it started.",
-                               [source]) is None  # a month alone marks no event, and the words differ
-    # the same day, another event: a name the source never uses, a count it does not give, the claim's own date
-    assert number_changed_only("The Brooklyn ferry first carried traffic on 24 May 1881.", [source]) is None
-    assert number_changed_only("Three hundred men opened the bridge to traffic on 24 May 1881.", [source]) is None
+    for other_event in ["The bridge first carried traffic on 25 May 1881, fourteen years after work on it started.",  # day
+                        "The Brooklyn ferry first carried traffic on 24 May 1881.",  # a name
+                        "Brooklyn's ferry first carried traffic on 24 May 1881.",  # a name, first
+                        "Three hundred men opened the bridge to traffic on 24 May 1881.",  # a count in words
+                        "The second bridge was opened to traffic on 24 May 1881.",  # an ordinal
+                        "Its keeper was appointed on 24 May 1881."]:  # few of its words
+        assert number_changed_only(other_event, [source]) is None, other_event
+    opened = Unit(number=1, text="The bridge was opened to traffic on 24 May 1883.")
     assert number_changed_only("The bridge was planned on 24 May 1881 and opened to traffic on 24 May 1883.",
-                               [source]) is None
-    assert number_changed_only("Its keeper died on 24 May 2500.", [source]) is None  # no year
+                               [opened]) is None  # the day's year the source gives is the claim's own
+    paragraph = "The bridge was opened to traffic on 24 May 1883. Its builder died on 24 May 1888, five years to the day after."
+    died = Unit(number=1, text="Its builder died on 24 May 1888, five years to the day after.", paragraph=paragraph)
+    assert number_changed_only("The bridge was opened to traffic on 24 May 1883.", [died]) is None  # an anniversary
 
 
-def test_a_name_is_used_where_each_of_its_parts_is_and_an_ordinal_is_its_number():
+def test_a_name_is_used_where_its_parts_stand_together_and_an_ordinal_is_its_number():
     from rag.conflicts import unnamed
     from rag.numbers import numbers_of
 
-    source = "Prussia concluded a treaty with Hesse and Darmstadt, and the yacht L'Aigle led the procession."
+    source = "Prussia concluded a treaty with Hesse-Darmstadt, and the yacht L'Aigle led the procession past Kassel."
     assert unnamed("Prussia's treaty with Hesse-Darmstadt came before L'Aigle's voyage.", source) == set()
     assert unnamed("Prussia's treaty with Hesse-Kassel came first.", source) == {"hesse-kassel"}
+    assert unnamed("Baden joined the union.", source) == set()  # a first word may be no name...
+    assert unnamed("Baden joined the union.", source, first_word=True) == {"baden"}  # ...or one
     assert numbers_of("on May 21st, 1881, in the 1920s") == ["21", "1881", "1920s"]
 
 
