@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from rag.lexical import stem
 from rag.numbers import fraction_written, given, numbers_of, rivals, same_day_other_years
-from rag.text import STOP_WORDS
+from rag.text import STOP_WORDS, SUP_TAG
 from rag.wordnet import names_for
 
 
@@ -67,11 +67,12 @@ def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:
 
 
 def _context(text: str, token: str, width: int = 3) -> str:
-    """A few words either side of a token, as a span to show."""
+    """A few words either side of a token, as a span to show (without an HTML note marker: "1930.<sup>13</sup>" shows
+    as "1930.")."""
     words = text.split()
     for i, w in enumerate(words):
         if token.lower() in w.lower().replace(",", ""):
-            return " ".join(words[max(0, i - width) : i + width + 1])
+            return re.sub(SUP_TAG, "", " ".join(words[max(0, i - width) : i + width + 1]))
     return token
 
 

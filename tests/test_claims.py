@@ -475,6 +475,9 @@ def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
                         "The second bridge was opened to traffic on 24 May 1881.",  # an ordinal
                         "Its keeper was appointed on 24 May 1881."]:  # few of its words
         assert number_changed_only(other_event, [source]) is None, other_event
+    marked = "The bridge was opened to traffic on 24 May 1883.<sup>13</sup>"
+    kinds = typed_conflicts(claim, marked, marked, content_stems(claim))
+    assert [c.source_span for k, c in kinds if k == "number"] == ["on 24 May 1883."]  # no note mark
     opened = Unit(number=1, text="The bridge was opened to traffic on 24 May 1883.")
     assert number_changed_only("The bridge was planned on 24 May 1881 and opened to traffic on 24 May 1883.",
                                [opened]) is None  # the day's year the source gives is the claim's own
