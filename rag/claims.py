@@ -29,12 +29,21 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.chunking import split_sentences
-from rag.conflicts import REPORTING, Conflict, content_stems, restated_otherwise, typed_conflicts, unnamed
+from rag.conflicts import (
+    MONTH_STEMS,
+    REPORTING,
+    Conflict,
+    content_stems,
+    restated_otherwise,
+    typed_conflicts,
+    unnamed,
+    words_around,
+)
 from rag.contradiction import contradiction_log_odds
 from rag.errors import BadInput, ModelMissing
 from rag.numbers import given, is_year, number_words, numbers_of, rivals, same_day_other_years
 from rag.quotes import verify_quote
-from rag.retrieve import clean_question
+from rag.retrieve import author_surnames, clean_question
 from rag.text import breaks_off
 from rag.types import Quote, ScoredPassage
 
@@ -80,7 +89,7 @@ class Unit:
     paragraph: str = ""  # the paragraph it comes from: a claim's number found there is not a conflict
     title: str = ""  # the work's title: what the whole text is about
     section: str = ""  # the section heading: what "the reform" or "this policy" may refer to
-    author: str = ""  # the work's author, whom a claim may name ("Haworth dates ...")
+    author: str = ""  # the work's author, whom a claim may name ("Haworth dates ..."; number_changed_only)
     cosine: float = 0.0
     coverage: float = 0.0
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(3))  # of the pair model, once judged
@@ -92,7 +101,7 @@ class Unit:
     @property
     def context(self) -> str:
         """The words its sentences take for granted, which may name what the claim names otherwise."""
-        return f"{self.title} {self.section} {self.author}"
+        return f"{self.title} {self.section}"
 
 
 # ---------------------------------------------------------------- evidence alignment
@@ -321,23 +330,26 @@ def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: l
 
 def number_changed_only(claim: str, units: list[Unit]) -> Unit | None:
     """The unit that says what the claim says but for the year: it gives every other number of the claim (in figures or
-    in words), most of its other words, every name it uses (its paragraph, its work's title, section or author may), and
-    another year in the claim's year's place: for the same day ("took effect on 1 January 1836" against "came into force
-    on 1 January 1834, uniting eighteen states") or in the same words ("adopted by the Supreme Soviet in May 1935"
-    against "...adopted by the supreme Soviet in May", 1957). That is the date of the very statement the claim makes,
-    changed, which the decision model, seeing a year the source lacks, would leave "not in the documents". A count the
-    source lacks is not such a change: it may count what the source never does; nor is a day the paragraph also gives
-    in the claim's year (an anniversary)."""
-    words = {s for s in content_stems(claim) if not s[0].isdigit()}
+    in words), most of its other words (months aside), every name it uses (its paragraph, its work's title, section or
+    author's surname may), and another year in the claim's year's place: for the same day ("took effect on 1 January
+    1836" against "came into force on 1 January 1834, uniting eighteen states"), or in the same words, the claim's
+    words around its year all there ("adopted by the Supreme Soviet in May 1935" against "...adopted by the supreme
+    Soviet in May", 1957). That is the date of the very statement the claim makes, changed, which the decision model,
+    seeing a year the source lacks, would leave "not in the documents". Not where a judged unit's paragraph gives the
+    claim's year (it may say what the claim says, "in the same year"), nor for a count the source lacks, which may
+    count what the source never does."""
+    words = {s for s in content_stems(claim) if not s[0].isdigit() and s not in MONTH_STEMS}
     for u in units:
         stated = numbers_of(u.text)
         unstated = list(dict.fromkeys(n for n in numbers_of(claim) if not given(n, stated)))
-        if len(unstated) != 1 or not is_year(year := unstated[0]) or not words:
+        if len(unstated) != 1 or not is_year(year := unstated[0]) or not words \
+                or any(given(year, numbers_of(v.paragraph or v.text)) for v in units):
             continue
-        paragraph = u.paragraph or u.text
-        in_its_place = same_day_other_years(claim, u.text, year, paragraph) or restated_otherwise(claim, u.text, year)
-        most_words = len(words & unit_stems(u, u.text)) > len(words) / 2
-        if in_its_place and most_words and not unnamed(claim, paragraph, u.context, first_word=True) \
+        paragraph, stems = u.paragraph or u.text, unit_stems(u, u.text)
+        same_words = restated_otherwise(claim, u.text, year) and words_around(claim, year) - MONTH_STEMS <= stems
+        in_its_place = same_day_other_years(claim, u.text, year, paragraph) or same_words
+        context = f"{u.context} {' '.join(author_surnames(u.author))}"
+        if in_its_place and len(words & stems) > len(words) / 2 and not unnamed(claim, paragraph, context, first_word=True) \
                 and number_words(claim) <= number_words(u.text):
             return u
     return None

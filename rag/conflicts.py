@@ -40,6 +40,8 @@ _NEGATIVE_MEANING = _word_set("""without hesitate hesitates hesitated hesitating
 failed failing refrain refrains refrained refraining cease ceases ceased ceasing""")
 _SCOPE_END = {"but", "as", "than", "and", "while", "because", "which", "who", "that"}
 _MONTHS = sorted(_word_set("january february march april may june july august september october november december"))
+MONTH_STEMS = frozenset({"januari", "februari", "march", "april", "may", "june", "juli", "august", "septemb", "octob",
+                         "novemb", "decemb"})  # the months' Snowball stems: a date's words, not a statement's
 
 
 class Conflict(BaseModel):
@@ -181,7 +183,7 @@ def typed_conflicts(claim: str, source: str, paragraph: str, claim_stems: set[st
     # another person, place or body in the same words ("the sultan of Tidore" / "of Ternate") where the source never names the claim's,
     # by its name or another ("the Quakers" / "the Society of Friends", "Britain" / "London")
     swapped = [(c, s) for c in sorted(unnamed(claim, paragraph, context)) for s in sorted(names_of(source) - _bare_words(claim))
-               if _around(claim, c) & _around(source, s)]
+               if words_around(claim, c) & words_around(source, s)]
     if swapped:
         out.append(("name", Conflict(claim_span=_context(claim, swapped[0][0]), source_span=_context(source, swapped[0][1]))))
     c_dir, s_dir = _directions(cw, claim_stems), _directions(sw, claim_stems)
@@ -208,10 +210,10 @@ def restated_otherwise(claim: str, source: str, claimed: str) -> list[str]:
     source_nums = numbers_of(source)
     if given(claimed, source_nums):
         return []
-    return [s for s in rivals(claimed, numbers_of(claim), source_nums) if _around(claim, claimed) & _around(source, s)]
+    return [s for s in rivals(claimed, numbers_of(claim), source_nums) if words_around(claim, claimed) & words_around(source, s)]
 
 
-def _around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:
+def words_around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:
     """Stems of the `width` content words nearest a number (or a lower-case word) on each side, within `reach` words:
     "the worst harvest was that of 1936" puts "worst" and "harvest" beside 1936, past the function words between."""
     words = re.findall(r"[\w.,]+", text.lower())

@@ -463,9 +463,11 @@ def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
     assert same_day_other_years("It opened on 24 May 1881.", "On 24 May 2500 workers marched; it opened on 24 May 1883.",
                                 "1881") == ["1883"]  # 2500 workers, not a year
     assert number_changed_only(claim, [source]) is source
-    # a month with another year in the same words, the claim's words mostly the source's: the same statement too
-    assert number_changed_only("The bridge first carried traffic in May 1881, fourteen years after work on it started.",
+    # without the day, another year in the same words: the claim's words around its year must all be the source's
+    assert number_changed_only("The bridge was opened to traffic in May 1881, after fourteen years of work.",
                                [source]) is source
+    assert number_changed_only("The bridge first carried traffic in May 1881, fourteen years after work on it started.",
+                               [source]) is None
     kinds = typed_conflicts(claim, source.text, source.text, content_stems(claim))
     assert [(k, c.source_span) for k, c in kinds if k == "number"] == [("number", "on 24 May 1883, after fourteen years")]
     for other_event in ["The bridge first carried traffic on 25 May 1881, fourteen years after work on it started.",  # day
@@ -478,12 +480,34 @@ def test_the_same_day_in_another_year_refutes_a_claim_however_it_is_worded():
     marked = "The bridge was opened to traffic on 24 May 1883.<sup>13</sup>"
     kinds = typed_conflicts(claim, marked, marked, content_stems(claim))
     assert [c.source_span for k, c in kinds if k == "number"] == ["on 24 May 1883."]  # no note mark
+    father = Unit(number=1, text="Stalin's father died in 1890 in Tiflis.")
+    assert number_changed_only("Stalin's mother died in 1937 in Tiflis.", [father]) is None  # "mother" by the year
+    assert number_changed_only("Shakespeare was born on 23 April 1564.",
+                               [Unit(number=1, text="Shakespeare died at Stratford on 23 April 1616.")]) is None  # months aside
+    same_year = Unit(number=1, text="In the same year the kolkhozes received their land in perpetual use, and in 1936 the new "
+                                    "constitution confirmed that grant.",
+                     paragraph="In 1935 the Supreme Soviet adopted the new kolkhoz statute. In the same year the kolkhozes "
+                               "received their land in perpetual use, and in 1936 the new constitution confirmed that grant.")
+    assert number_changed_only("The kolkhozes received their land in perpetual use in 1935.", [same_year]) is None
     opened = Unit(number=1, text="The bridge was opened to traffic on 24 May 1883.")
     assert number_changed_only("The bridge was planned on 24 May 1881 and opened to traffic on 24 May 1883.",
                                [opened]) is None  # the day's year the source gives is the claim's own
     paragraph = "The bridge was opened to traffic on 24 May 1883. Its builder died on 24 May 1888, five years to the day after."
     died = Unit(number=1, text="Its builder died on 24 May 1888, five years to the day after.", paragraph=paragraph)
     assert number_changed_only("The bridge was opened to traffic on 24 May 1883.", [died]) is None  # an anniversary
+
+
+def test_a_claim_naming_the_works_author_as_its_actor_still_meets_the_name_the_source_gives():
+    """The author's name says who writes, not who acted: a source naming another actor in the claim's words conflicts
+    though the work is the claim's actor's memoir."""
+    from rag.claims import Unit
+    from rag.conflicts import content_stems, typed_conflicts
+
+    claim = "At the Presidium meeting, Khrushchev proposed the arrest of Beria."
+    unit = Unit(number=1, text="At the Presidium meeting, Malenkov proposed the arrest of Beria.", title="Memoirs",
+                author="Nikita Khrushchev")
+    kinds = typed_conflicts(claim, unit.text, unit.text, content_stems(claim), unit.context)
+    assert "name" in [kind for kind, _ in kinds]
 
 
 def test_a_name_is_used_where_its_parts_stand_together_and_an_ordinal_is_its_number():
