@@ -40,8 +40,7 @@ _NEGATIVE_MEANING = _word_set("""without hesitate hesitates hesitated hesitating
 failed failing refrain refrains refrained refraining cease ceases ceased ceasing""")
 _SCOPE_END = {"but", "as", "than", "and", "while", "because", "which", "who", "that"}
 _MONTHS = sorted(_word_set("january february march april may june july august september october november december"))
-MONTH_STEMS = frozenset({"januari", "februari", "march", "april", "may", "june", "juli", "august", "septemb", "octob",
-                         "novemb", "decemb"})  # the months' Snowball stems: a date's words, not a statement's
+MONTH_STEMS = frozenset(stem(m) for m in _MONTHS)  # "januari", "novemb": a date's words, not a statement's
 
 
 class Conflict(BaseModel):
@@ -241,7 +240,8 @@ def names_of(text: str) -> set[str]:
 
 
 def unnamed(claim: str, paragraph: str, context: str = "", first_word: bool = False) -> set[str]:
-    """The names of a claim that a source paragraph and its `context` (its work's title, section and author) never use,
+    """The names of a claim that a source paragraph and its `context` (its work's title and section, or what else the
+    caller takes for granted) never use,
     by that name or another ("the Quakers" / "the Society of Friends", "Britain" / "London"). A name is used where its
     parts stand together ("Hesse-Darmstadt" in "Hesse Darmstadt", "Aigle" in "L'Aigle"). With `first_word`, a
     capitalized first word that is no function word counts as a name ("Baden joined ..."); it may be one."""
