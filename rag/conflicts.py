@@ -241,10 +241,10 @@ def names_of(text: str) -> set[str]:
 
 def unnamed(claim: str, paragraph: str, context: str = "", first_word: bool = False) -> set[str]:
     """The names of a claim that a source paragraph and its `context` (its work's title and section, or what else the
-    caller takes for granted) never use,
-    by that name or another ("the Quakers" / "the Society of Friends", "Britain" / "London"). A name is used where its
-    parts stand together ("Hesse-Darmstadt" in "Hesse Darmstadt", "Aigle" in "L'Aigle"). With `first_word`, a
-    capitalized first word that is no function word counts as a name ("Baden joined ..."); it may be one."""
+    caller takes for granted) never use, by that name or another ("the Quakers" / "the Society of Friends", "Britain" /
+    "London"). A name is used where its parts stand together ("Hesse-Darmstadt" in "Hesse Darmstadt", "Aigle" in
+    "L'Aigle"). With `first_word`, a capitalized first word that is no function word counts as a name ("Baden joined
+    ..."); it may be one."""
     around = _bare_words_in_order(f"{paragraph} {context}")
     spaced = f" {' '.join(around)} "
     runs = f" {' '.join(re.findall(r'[a-z]+', spaced))} "
