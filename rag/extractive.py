@@ -163,9 +163,11 @@ class ExtractiveGenerator:
         return candidates, self.reader.gain(question_parts(question), [c.text for c in candidates]).overall
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
-        """Selection by the reading model (rag.reader): lead with the candidate that explains the question best, then
+        """Selection by the reading model (rag.reader): lead with the candidate that explains the most of the question
+        (each token's gain capped: a sentence sharing the question's rare names explains them, not what is asked), then
         give each part of a two-part question, and each of two authors it names, an answer of its own, then add close
-        seconds; the lead and each part's answer run on where what they answer asks why or how (quotation_for).
+        seconds to the best gain; the lead and each part's answer run on where what they answer asks why or how
+        (quotation_for).
         Returns the picks and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
@@ -177,10 +179,10 @@ class ExtractiveGenerator:
         parts = question_parts(question)
         gains = self.reader.gain(parts, texts)
         overall = gains.overall
-        chosen = [int(np.argmax(overall))]
+        chosen = [int(np.argmax(gains.capped_mean(self.settings.lead_gain_cap)))]
 
         def add(i: int, needed: bool = False) -> None:  # needed: to answer a part, however it reads as a whole
-            close = overall[i] >= overall[chosen[0]] - self.settings.read_quote_gap
+            close = overall[i] >= overall.max() - self.settings.read_quote_gap
             if (needed or close) and i not in chosen and len(chosen) < self.settings.max_quotes \
                     and not _repeats(texts, vectors, i, chosen):
                 chosen.append(i)
@@ -203,7 +205,7 @@ class ExtractiveGenerator:
         lead = chosen[0]
         q_words = content_words(question)
         found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
-        features = {"best_gain": float(overall[lead]), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
+        features = {"best_gain": float(overall.max()), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
                     "best_cosine": float(dense[shortlist[lead]]),
                     "question_coverage": len(q_words & found) / max(len(q_words), 1),
                     "top_dense": float(passages[0].dense_score or 0.0),

@@ -135,6 +135,8 @@ class AnswerSettings(_Group):
     abstain_threshold: float = Field(default=0.50, description="Fast mode: evidence score below which the answer abstains (calibrated)")
     sentences_read: int = Field(default=12, description="Read mode: best candidate sentences the reading model scores")
     read_quote_gap: float = Field(default=0.5, description="Read mode: a further quotation's gain must be within this of the best")
+    lead_gain_cap: float = Field(default=4.0, description="Read mode: the lead quotation explains the most of the question "
+                                 "with each question token's gain counted up to this (nats; rag.reader.Scores.capped_mean)")
     openai_base_url: str = Field(default="http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL")
     openai_model: str = Field(default="local", description="Model name sent to the OpenAI-compatible server")
     openai_api_key: str = Field(default="not-needed", description="API key for the OpenAI-compatible server")

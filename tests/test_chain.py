@@ -205,16 +205,16 @@ class _ScriptedReader:
 
     loading = False
 
-    def __init__(self, gains: dict[str, tuple[float, tuple[float, ...]]]):
-        self.gains = gains  # opening words -> (gain for the whole question, gain for each part)
+    def __init__(self, gains: dict[str, tuple]):
+        self.gains = gains  # opening words -> (gain for the whole question, gain for each part[, each token's gain])
 
     def gain(self, parts, texts):
         from rag.reader import Scores
 
         rows = [next((g for start, g in self.gains.items() if t.startswith(start)), (-1.0, (-1.0,) * len(parts)))
                 for t in texts]
-        return Scores(overall=np.array([r[0] for r in rows]), by_part=np.array([r[1] for r in rows]),
-                      tokens=np.zeros((len(texts), 4)))
+        tokens = [r[2] if len(r) > 2 else (r[0],) * 4 for r in rows]  # by default, each token gains the mean
+        return Scores(overall=np.array([r[0] for r in rows]), by_part=np.array([r[1] for r in rows]), tokens=np.array(tokens))
 
 
 def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not(small_engine):
@@ -233,6 +233,24 @@ def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not
     question = "When was the Turksib railway completed, and why did the factory directors of the Urals hide their reserves?"
     picked, _ = generator.read(question, [passage])
     assert [text for _, text in picked] == [turksib, f"{urals} {reason}"]
+
+
+def test_the_lead_quotation_explains_most_of_the_question_not_its_rare_name_alone(small_engine):
+    """A sentence sharing the question's rare name gains most on that one token; the sentence that explains more of the
+    question's words leads, and the other, close to the best gain, is quoted after it."""
+    from rag.extractive import ExtractiveGenerator
+
+    named = ("The Urals factory directors met the planners of Gosplan in Moscow every spring to argue over the coming "
+             "year's figures for pig iron, coke and labour.")
+    answering = "In 1930 the factory directors hid their reserves because any reserve reported became next year's target."
+    hit = small_engine.search("pig iron targets", k=1)[0]
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": f"{named} {answering}"})})
+    reader = _ScriptedReader({"The Urals": (3.0, (3.0,), (12.0, 0.0, 0.0, 0.0)),
+                              "In 1930": (2.6, (2.6,), (2.6, 2.6, 2.6, 2.6))})
+    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
+    picked, features = generator.read("Why did the Urals factory directors hide their reserves?", [passage])
+    assert [text for _, text in picked][:2] == [answering, named]
+    assert features["best_gain"] == 3.0  # whether to answer at all still rests on the best gain
 
 
 def test_a_sentence_on_the_texts_own_plan_is_not_quoted(small_engine):

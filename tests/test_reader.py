@@ -11,7 +11,7 @@ from rag.chain import answer
 from rag.errors import ModelMissing
 from rag.quotes import locate
 from rag.reader import Reader, _pieces
-from rag.settings import ReaderSettings, Settings
+from rag.settings import AnswerSettings, ReaderSettings, Settings
 
 pytestmark = pytest.mark.slow
 
@@ -35,6 +35,24 @@ def test_the_sentence_that_answers_scores_above_ones_that_share_its_words(reader
     gains = reader.gain([question], [same_words, answering, unrelated]).overall
     assert int(np.argmax(gains)) == 1 and gains[1] > 0
     assert gains[1] > gains[2]
+
+
+def test_with_each_tokens_gain_capped_the_sentence_that_answers_outscores_one_sharing_the_questions_words(reader):
+    """From our training texts (training/train): the first sentence names the combinations and 1896, and uncapped its
+    mean gain is the higher; the second says why the government distrusted them and what it did, and explains more of
+    the question's tokens once none counts more than the cap (rag.settings.AnswerSettings.lead_gain_cap)."""
+    question = ("Why did the government look with suspicion on the producers' combinations, and what did it do about the "
+                "1896 one?")
+    sharing = ("Producers and the state did not always want the same thing. The producers tried repeatedly to support the "
+               "price by restricting output: the first producers' combination was formed in 1884 and was followed by "
+               "others in 1891, 1896, 1901 and 1906.")
+    answering = ("The government regarded these agreements with suspicion, since a restriction of exports meant a fall in "
+                 "duty receipts, and it answered the combination of 1896 by auctioning state-owned nitrate lands to new "
+                 "producers who stood outside it.")
+    gains = reader.gain([question], [sharing, answering])
+    assert gains.tokens[0].max() > 4.0 > gains.tokens[1].max()
+    capped = gains.capped_mean(AnswerSettings().lead_gain_cap)
+    assert gains.overall[0] > gains.overall[1] and capped[1] > capped[0]
 
 
 def test_scores_do_not_depend_on_the_batch():
