@@ -163,11 +163,11 @@ class ExtractiveGenerator:
         return candidates, self.reader.gain(question_parts(question), [c.text for c in candidates]).overall
 
     def read(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], dict[str, float]]:
-        """Selection by the reading model (rag.reader): lead with the candidate that explains the most of the question
-        (each token's gain capped: a sentence sharing the question's rare names explains them, not what is asked), then
-        give each part of a two-part question, and each of two authors it names, an answer of its own, then add close
-        seconds to the best gain; the lead and each part's answer run on where what they answer asks why or how
-        (quotation_for).
+        """Selection by the reading model (rag.reader): the candidate that explains the question best, then an answer of
+        its own for each part of a two-part question and for each of two authors it names, then close seconds; of these,
+        the one that explains the most of the question leads (each token's gain capped, Scores.capped_mean: a sentence
+        sharing the question's rare names explains them, not what is asked). The lead and each part's answer run on
+        where what they answer asks why or how (quotation_for).
         Returns the picks and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
@@ -179,10 +179,11 @@ class ExtractiveGenerator:
         parts = question_parts(question)
         gains = self.reader.gain(parts, texts)
         overall = gains.overall
-        chosen = [int(np.argmax(gains.capped_mean(self.settings.lead_gain_cap)))]
+        best = int(np.argmax(overall))
+        chosen = [best]
 
         def add(i: int, needed: bool = False) -> None:  # needed: to answer a part, however it reads as a whole
-            close = overall[i] >= overall.max() - self.settings.read_quote_gap
+            close = overall[i] >= overall[best] - self.settings.read_quote_gap
             if (needed or close) and i not in chosen and len(chosen) < self.settings.max_quotes \
                     and not _repeats(texts, vectors, i, chosen):
                 chosen.append(i)
@@ -196,17 +197,20 @@ class ExtractiveGenerator:
                 add(max(theirs, key=lambda i: overall[i]), needed=True)
         for i in np.argsort(-overall):
             add(int(i))
-        asked = {int(np.argmax(gains.by_part[:, p])): part for p, part in enumerate(parts)}  # each part's best answer
-        asked.setdefault(chosen[0], question)
+        # of those, the one that explains the most of the question leads
+        lead = max(chosen, key=gains.capped_mean(self.settings.lead_gain_cap).__getitem__)
+        chosen.remove(lead)
+        chosen.insert(0, lead)
+        asked = {int(np.argmax(gains.by_part[:, p])): part for p, part in enumerate(parts)} if len(parts) > 1 else {}
+        asked.setdefault(lead, question)  # and each part's best answer
         for i, what in asked.items():
             quotation = quotation_for(what, shown[i])
-            if i in chosen and not any(texts[j] in quotation for j in chosen if j != i):  # nothing quoted twice
+            if i in chosen and not any(_shares_a_sentence(quotation, texts[j]) for j in chosen if j != i):  # nothing quoted twice
                 texts[i] = quotation
-        lead = chosen[0]
         q_words = content_words(question)
         found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
-        features = {"best_gain": float(overall.max()), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
-                    "best_cosine": float(dense[shortlist[lead]]),
+        features = {"best_gain": float(overall[best]), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
+                    "best_cosine": float(dense[shortlist[best]]),
                     "question_coverage": len(q_words & found) / max(len(q_words), 1),
                     "top_dense": float(passages[0].dense_score or 0.0),
                     # a detail of the question no sentence makes likely (a year, a name the text does not give)
@@ -318,9 +322,12 @@ def _named_works(question: str, passages: list[ScoredPassage]) -> dict[str, set[
 def _repeats(texts: list[str], vectors: np.ndarray, i: int, chosen: list[int]) -> bool:
     """True if candidate i says nearly the same as one already chosen, or shares a sentence with it (a short sentence
     is quoted with the next one, so two candidates can overlap by a sentence)."""
-    mine = [texts[i][a:b] for a, b in split_sentences(texts[i])]
-    return any(float(vectors[i] @ vectors[j]) > 0.85 or texts[j] in texts[i] or any(s in texts[j] for s in mine)
-               for j in chosen)
+    return any(float(vectors[i] @ vectors[j]) > 0.85 or _shares_a_sentence(texts[i], texts[j]) for j in chosen)
+
+
+def _shares_a_sentence(text: str, other: str) -> bool:
+    """True if a sentence of one text is in the other (or the other is within the one)."""
+    return other in text or any(text[a:b] in other for a, b in split_sentences(text))
 
 
 # a question asking for a reason or a course of events ("why ...", "how did ... respond"), not for a quantity

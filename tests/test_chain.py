@@ -253,6 +253,28 @@ def test_the_lead_quotation_explains_most_of_the_question_not_its_rare_name_alon
     assert features["best_gain"] == 3.0  # whether to answer at all still rests on the best gain
 
 
+def test_a_why_answers_lead_runs_on_only_into_a_sentence_not_quoted_already(small_engine):
+    """The lead explains the most of a why question; the sentence after it, the best by uncapped gain, is quoted
+    on its own, so the lead does not run on into it, and no sentence is quoted twice."""
+    from rag.extractive import ExtractiveGenerator
+
+    answering = ("In 1930 the factory directors of the Urals hid their reserves of coke and ore because any reserve they "
+                 "reported was written into the next year's plan as a target.")
+    named = ("The Urals factory directors met the planners of Gosplan in Moscow every spring to argue over the coming "
+             "year's figures for pig iron, coke and labour.")
+    after = "Output of pig iron in the Urals nevertheless rose in 1931, though far less than the plan had demanded of it."
+    hit = small_engine.search("pig iron targets", k=1)[0]
+    text = f"{answering} {named} {after}"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    reader = _ScriptedReader({"In 1930": (2.6, (2.6,), (2.6, 2.6, 2.6, 2.6)),
+                              "The Urals": (3.0, (3.0,), (12.0, 0.0, 0.0, 0.0))})
+    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
+    picked, _ = generator.read("Why did the Urals factory directors hide their reserves?", [passage])
+    quoted = [text for _, text in picked]
+    assert quoted[0].startswith(answering) and named in quoted
+    assert all(sum(sentence in q for q in quoted) <= 1 for sentence in (answering, named, after))
+
+
 def test_a_sentence_on_the_texts_own_plan_is_not_quoted(small_engine):
     """"This study is composed of three sections." says where an answer is, not what it is; a sentence on the first
     part of something else is quoted."""
