@@ -201,8 +201,9 @@ class ExtractiveGenerator:
         lead = max(chosen, key=gains.capped_mean(self.settings.lead_gain_cap).__getitem__)
         chosen.remove(lead)
         chosen.insert(0, lead)
+        # each part's best answer, and the lead, run on where what they answer asks why or how
         asked = {int(np.argmax(gains.by_part[:, p])): part for p, part in enumerate(parts)} if len(parts) > 1 else {}
-        asked.setdefault(lead, question)  # and each part's best answer
+        asked.setdefault(lead, question)
         for i, what in asked.items():
             quotation = quotation_for(what, shown[i])
             if i in chosen and not any(_shares_a_sentence(quotation, texts[j]) for j in chosen if j != i):  # nothing quoted twice
@@ -250,7 +251,7 @@ def quotable_sentences(passages: list[ScoredPassage]) -> list[Candidate]:
 def _quotation(text: str) -> str:
     """The text as it would be quoted (without a list mark or a page number before it), or "" if it is no answer:
     headings, table rows, records, notes, the text's plan and sentences that break off."""
-    text = _LEADING_NUMBER.sub("", text.strip().lstrip("-*• "))
+    text = _unmarked(text)
     if _MARKUP.search(text) or _RECORD.search(text) or _REFERENCE.search(text) or _ROADMAP.match(text) \
             or breaks_off(text):
         return ""
@@ -261,6 +262,11 @@ def _quotation(text: str) -> str:
 _BLOCK_BREAK = re.compile(r"\n\n|\n(?=[ \t]*[-*\u2022][ \t])")
 # a blank line inside a sentence (a page or column break in the source: "...with\n\nworkers' desires...") does not end it
 _MID_SENTENCE_BREAK = re.compile(r"(?<=[a-z,;])[ \t]*\n[ \t]*\n\s*(?=[a-z])")
+
+
+def _unmarked(text: str) -> str:
+    """The text without a list mark or a page or note number before it ("197 Stalin reaffirmed..." -> "Stalin...")."""
+    return _LEADING_NUMBER.sub("", text.strip().lstrip("-*• "))
 
 
 def embed_candidates(embedder: Embedder, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:
@@ -326,8 +332,10 @@ def _repeats(texts: list[str], vectors: np.ndarray, i: int, chosen: list[int]) -
 
 
 def _shares_a_sentence(text: str, other: str) -> bool:
-    """True if a sentence of one text is in the other (or the other is within the one)."""
-    return other in text or any(text[a:b] in other for a, b in split_sentences(text))
+    """True if the other text is within this one, or a sentence of this one, as it would be quoted and long enough to
+    be quoted, is in the other ("28 In fact, ..." is "In fact, ..."; "They refused." may end any sentence)."""
+    sentences = (_unmarked(text[a:b]) for a, b in split_sentences(text))
+    return other in text or any(s in other for s in sentences if len(s.split()) >= MIN_QUOTE_WORDS)
 
 
 # a question asking for a reason or a course of events ("why ...", "how did ... respond"), not for a quantity
