@@ -217,39 +217,44 @@ class _ScriptedReader:
         return Scores(overall=np.array([r[0] for r in rows]), by_part=np.array([r[1] for r in rows]), tokens=np.array(tokens))
 
 
-def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not(small_engine):
+def _read_scripted(engine, text: str, gains: dict, question: str, **answer_settings):
+    """ExtractiveGenerator.read over one passage of `text`, the reader scripted by `gains` (see _ScriptedReader)."""
     from rag.extractive import ExtractiveGenerator
 
+    hit = engine.search("pig iron targets", k=1)[0]
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
+    settings = engine.settings.answer.model_copy(update=answer_settings)
+    picked, features = ExtractiveGenerator(engine.embedder, settings, reader=_ScriptedReader(gains)).read(question, [passage])
+    return [quoted for _, quoted in picked], features
+
+
+def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not(small_engine):
     turksib = ("The Turksib railway, which joined the cotton lands of Central Asia to the grain and timber of Siberia, was "
                "completed in 1930, a year ahead of the date set for it in the first five-year plan.")
     urals = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could "
              "be reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow.")
     reason = "They feared that any reserve they reported would be written into the next year's plan."
-    hit = small_engine.search("pig iron targets", k=1)[0]
     text = f"{turksib} It was built by the People's Commissariat of Transport.\n\n{urals} {reason}"
-    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
-    reader = _ScriptedReader({"The Turksib": (2.0, (2.0, 0.1)), "In 1930 the factory": (1.0, (0.0, 1.5))})
-    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
+    gains = {"The Turksib": (2.0, (2.0, 0.1)), "In 1930 the factory": (1.0, (0.0, 1.5))}
     question = "When was the Turksib railway completed, and why did the factory directors of the Urals hide their reserves?"
-    picked, _ = generator.read(question, [passage])
-    assert [text for _, text in picked] == [turksib, f"{urals} {reason}"]
+    quoted, _ = _read_scripted(small_engine, text, gains, question)
+    assert quoted == [turksib, f"{urals} {reason}"]
+
+
+# the reading of "Why did the Urals factory directors hide their reserves?": a sentence opening with the Urals gains
+# 12 nats on that name alone, one opening "In 1930" gains evenly over the question's tokens
+_URALS_QUESTION = "Why did the Urals factory directors hide their reserves?"
+_NAME_OR_ANSWER = {"The Urals": (3.0, (3.0,), (12.0, 0.0, 0.0, 0.0)), "In 1930": (2.6, (2.6,), (2.6, 2.6, 2.6, 2.6))}
 
 
 def test_the_lead_quotation_explains_most_of_the_question_not_its_rare_name_alone(small_engine):
     """A sentence sharing the question's rare name gains most on that one token; the sentence that explains more of the
     question's words leads, and the other, close to the best gain, is quoted after it."""
-    from rag.extractive import ExtractiveGenerator
-
     named = ("The Urals factory directors met the planners of Gosplan in Moscow every spring to argue over the coming "
              "year's figures for pig iron, coke and labour.")
     answering = "In 1930 the factory directors hid their reserves because any reserve reported became next year's target."
-    hit = small_engine.search("pig iron targets", k=1)[0]
-    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": f"{named} {answering}"})})
-    reader = _ScriptedReader({"The Urals": (3.0, (3.0,), (12.0, 0.0, 0.0, 0.0)),
-                              "In 1930": (2.6, (2.6,), (2.6, 2.6, 2.6, 2.6))})
-    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
-    picked, features = generator.read("Why did the Urals factory directors hide their reserves?", [passage])
-    assert [text for _, text in picked][:2] == [answering, named]
+    quoted, features = _read_scripted(small_engine, f"{named} {answering}", _NAME_OR_ANSWER, _URALS_QUESTION)
+    assert quoted[:2] == [answering, named]
     assert features["best_gain"] == 3.0  # whether to answer at all still rests on the best gain
 
 
@@ -263,19 +268,10 @@ def test_a_why_answers_lead_runs_on_only_into_a_sentence_not_quoted_already(smal
     """The lead explains the most of a why question; the sentence after it, the best by uncapped gain, is quoted
     on its own (or with the one after it), so the lead does not run on into it: no sentence is quoted twice, whatever
     number of a page stands before it in the source."""
-    from rag.extractive import ExtractiveGenerator
-
     answering = ("In 1930 the factory directors of the Urals hid their reserves of coke and ore because any reserve they "
                  "reported was written into the next year's plan as a target.")
     after = "Output of pig iron in the Urals nevertheless rose in 1931, though far less than the plan had demanded of it."
-    hit = small_engine.search("pig iron targets", k=1)[0]
-    text = f"{answering} {page_number}{named} {after}"
-    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
-    reader = _ScriptedReader({"In 1930": (2.6, (2.6,), (2.6, 2.6, 2.6, 2.6)),
-                              "The Urals": (3.0, (3.0,), (12.0, 0.0, 0.0, 0.0))})
-    generator = ExtractiveGenerator(small_engine.embedder, small_engine.settings.answer, reader=reader)
-    picked, _ = generator.read("Why did the Urals factory directors hide their reserves?", [passage])
-    quoted = [text for _, text in picked]
+    quoted, _ = _read_scripted(small_engine, f"{answering} {page_number}{named} {after}", _NAME_OR_ANSWER, _URALS_QUESTION)
     assert quoted[0].startswith(answering) and any(q.startswith(named) for q in quoted)
     assert all(sum(sentence in q for q in quoted) <= 1 for sentence in (answering, named, after))
 
@@ -283,25 +279,17 @@ def test_a_why_answers_lead_runs_on_only_into_a_sentence_not_quoted_already(smal
 def test_the_lead_takes_no_part_answers_place(small_engine):
     """With room for two quotations, a two-part question quotes each part's answer, though a third sentence explains
     more of the question once each token's gain is capped: the lead is chosen among the quotations, not added."""
-    from rag.extractive import ExtractiveGenerator
-
     turksib = ("The Turksib railway, which joined the cotton lands of Central Asia to the grain and timber of Siberia, was "
                "completed in 1930, a year ahead of the date set for it in the first five-year plan.")
     urals = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could "
              "be reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow.")
     planners = ("The planners in Moscow set the targets for the railway and the Urals factories alike in the spring of "
                 "every year of the first five-year plan, and revised them upwards whenever a target was reached.")
-    hit = small_engine.search("pig iron targets", k=1)[0]
-    text = f"{turksib}\n\n{urals}\n\n{planners}"
-    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": text})})
-    reader = _ScriptedReader({"The Turksib": (3.0, (3.5, 0.1), (12.0, 0.0, 0.0, 0.0)),
-                              "In 1930": (1.0, (0.0, 1.5), (1.0, 1.0, 1.0, 1.0)),
-                              "The planners": (2.0, (1.0, 1.0), (2.0, 2.0, 2.0, 2.0))})
-    settings = small_engine.settings.answer.model_copy(update={"max_quotes": 2})
-    generator = ExtractiveGenerator(small_engine.embedder, settings, reader=reader)
+    gains = {"The Turksib": (3.0, (3.5, 0.1), (12.0, 0.0, 0.0, 0.0)), "In 1930": (1.0, (0.0, 1.5), (1.0, 1.0, 1.0, 1.0)),
+             "The planners": (2.0, (1.0, 1.0), (2.0, 2.0, 2.0, 2.0))}
     question = "When was the Turksib railway completed, and why did the factory directors of the Urals hide their reserves?"
-    picked, _ = generator.read(question, [passage])
-    assert [text[:20] for _, text in picked] == [turksib[:20], urals[:20]]
+    quoted, _ = _read_scripted(small_engine, f"{turksib}\n\n{urals}\n\n{planners}", gains, question, max_quotes=2)
+    assert [q[:20] for q in quoted] == [turksib[:20], urals[:20]]
 
 
 def test_a_sentence_on_the_texts_own_plan_is_not_quoted(small_engine):
