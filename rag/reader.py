@@ -107,8 +107,8 @@ class Scores:
     def capped_mean(self, cap: float) -> np.ndarray:
         """Per context, the mean over the question's tokens with each token's score counted up to `cap`: of gains
         (Reader.gain), how many of the question's words a context explains rather than how strongly it explains a few.
-        A rare name the context shares with the question gains 8-15 nats, and outweighs the words asking what is
-        asked."""
+        A rare name the context shares with the question often gains 8 nats or more, and outweighed the words asking
+        what is asked."""
         return np.minimum(self.tokens, cap).mean(axis=1)
 
 
