@@ -57,14 +57,17 @@ def test_with_each_tokens_gain_capped_the_sentence_that_answers_outscores_one_sh
 
 
 def test_scores_do_not_depend_on_the_batch():
-    """In float32, where batching changes no arithmetic (bfloat16 rounds differently by batch shape, ~0.05)."""
-    reader = Reader(ReaderSettings(precision="float32"))
+    """In float32, where batching changes no arithmetic (bfloat16 rounds differently by batch shape, ~0.05). The contexts
+    are batched by length (Reader.score), two at a time here: each must get its own score back."""
+    reader = Reader(ReaderSettings(precision="float32", batch_size=2))
     question = "What did the factory directors do?"
-    contexts = ["Factory directors responded by hiding reserves.", "The peasants resisted the requisitions.",
-                "In 1930 the targets for pig iron were raised from ten to seventeen million tons."]
+    contexts = ["In 1930 the targets for pig iron were raised from ten to seventeen million tons.",
+                "Factory directors responded by hiding reserves.", "The peasants resisted the requisitions in the spring.",
+                "Rationing of bread was introduced in the cities in 1929, and of meat and sugar soon after.", ""]
     together = reader.score([question], contexts).overall
     alone = np.array([reader.score([question], [c]).overall[0] for c in contexts])
     np.testing.assert_allclose(together, alone, atol=1e-3)  # padding must not leak into the scores
+    assert int(np.argmax(together)) == 1
 
 
 def test_normalizing_over_the_documents_tokens_keeps_the_best_context_and_the_scores_close(small_engine):
