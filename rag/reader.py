@@ -213,10 +213,9 @@ class Reader:
         # batched by length, so that a batch pads its prompts to a length near their own (padding was a sixth of the
         # tokens read in one batch of 12)
         by_length = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        size = self.settings.batch_size
+        batches = -(-len(prompts) // self.settings.batch_size)  # as few as batch_size allows, of even sizes
         logprobs = np.zeros((len(prompts), len(question_ids)), dtype=np.float32)
-        for lo in range(0, len(prompts), size):
-            batch = by_length[lo : lo + size]
+        for batch in np.array_split(by_length, batches) if prompts else []:
             logprobs[batch] = self._token_logprobs(model, [prompts[i] for i in batch], question_ids)
         by_part = np.stack([logprobs[:, a:b].mean(axis=1) if b > a else np.zeros(len(contexts))
                             for a, b in itertools.pairwise(bounds)], axis=1)

@@ -111,9 +111,9 @@ class RetrievalSettings(_Group):
 class ReaderSettings(_Group):
     """The reading model that scores how well a sentence answers a question (rag.reader)."""
 
-    batch_size: int = Field(default=6, description="Candidates scored in one forward pass, the shortest together (12 in "
-                            "two batches rather than one: an answer 4% faster with the other core busy, 1.5% slower on a "
-                            "quiet machine, benchmarks/answer.py)")
+    batch_size: int = Field(default=6, gt=0, description="Most candidates scored in one forward pass, the shortest "
+                            "together (12 in two batches rather than one: an answer's p50 1,483 ms against 1,550 with the "
+                            "other core busy, 932 against 918 on a quiet machine, benchmarks/answer.py)")
     threads: int = Field(default=2, description="Torch threads while scoring")
     context_words: int = Field(default=40, description="Words of each candidate sentence the reader reads (its cost "
                                "grows with them: 12 candidates of 40 words take 0.6 s in bfloat16, 1.4 s in float32, on 2 cores)")

@@ -67,7 +67,6 @@ def test_scores_do_not_depend_on_the_batch():
     together = reader.score([question], contexts).overall
     alone = np.array([reader.score([question], [c]).overall[0] for c in contexts])
     np.testing.assert_allclose(together, alone, atol=1e-3)  # padding must not leak into the scores
-    assert int(np.argmax(together)) == 1
 
 
 def test_normalizing_over_the_documents_tokens_keeps_the_best_context_and_the_scores_close(small_engine):
