@@ -228,17 +228,21 @@ def _read_scripted(engine, text: str, gains: dict, question: str, **answer_setti
     return [quoted for _, quoted in picked], features
 
 
+# a two-part question (when, then why) and the sentence answering each part
+_TWO_PART_QUESTION = ("When was the Turksib railway completed, and why did the factory directors of the Urals hide their "
+                      "reserves?")
+_TURKSIB = ("The Turksib railway, which joined the cotton lands of Central Asia to the grain and timber of Siberia, was "
+            "completed in 1930, a year ahead of the date set for it in the first five-year plan.")
+_URALS = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could "
+          "be reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow.")
+
+
 def test_the_answer_to_a_why_part_runs_on_and_the_answer_to_a_when_part_does_not(small_engine):
-    turksib = ("The Turksib railway, which joined the cotton lands of Central Asia to the grain and timber of Siberia, was "
-               "completed in 1930, a year ahead of the date set for it in the first five-year plan.")
-    urals = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could "
-             "be reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow.")
     reason = "They feared that any reserve they reported would be written into the next year's plan."
-    text = f"{turksib} It was built by the People's Commissariat of Transport.\n\n{urals} {reason}"
+    text = f"{_TURKSIB} It was built by the People's Commissariat of Transport.\n\n{_URALS} {reason}"
     gains = {"The Turksib": (2.0, (2.0, 0.1)), "In 1930 the factory": (1.0, (0.0, 1.5))}
-    question = "When was the Turksib railway completed, and why did the factory directors of the Urals hide their reserves?"
-    quoted, _ = _read_scripted(small_engine, text, gains, question)
-    assert quoted == [turksib, f"{urals} {reason}"]
+    quoted, _ = _read_scripted(small_engine, text, gains, _TWO_PART_QUESTION)
+    assert quoted == [_TURKSIB, f"{_URALS} {reason}"]
 
 
 # the reading of "Why did the Urals factory directors hide their reserves?": a sentence opening with the Urals gains
@@ -279,17 +283,12 @@ def test_a_why_answers_lead_runs_on_only_into_a_sentence_not_quoted_already(smal
 def test_the_lead_takes_no_part_answers_place(small_engine):
     """With room for two quotations, a two-part question quotes each part's answer, though a third sentence explains
     more of the question once each token's gain is capped: the lead is chosen among the quotations, not added."""
-    turksib = ("The Turksib railway, which joined the cotton lands of Central Asia to the grain and timber of Siberia, was "
-               "completed in 1930, a year ahead of the date set for it in the first five-year plan.")
-    urals = ("In 1930 the factory directors of the Urals, faced with targets for pig iron that no engineer believed could "
-             "be reached, hid a large part of their reserves of coke, ore and labour from the planners in Moscow.")
     planners = ("The planners in Moscow set the targets for the railway and the Urals factories alike in the spring of "
                 "every year of the first five-year plan, and revised them upwards whenever a target was reached.")
     gains = {"The Turksib": (3.0, (3.5, 0.1), (12.0, 0.0, 0.0, 0.0)), "In 1930": (1.0, (0.0, 1.5), (1.0, 1.0, 1.0, 1.0)),
              "The planners": (2.0, (1.0, 1.0), (2.0, 2.0, 2.0, 2.0))}
-    question = "When was the Turksib railway completed, and why did the factory directors of the Urals hide their reserves?"
-    quoted, _ = _read_scripted(small_engine, f"{turksib}\n\n{urals}\n\n{planners}", gains, question, max_quotes=2)
-    assert [q[:20] for q in quoted] == [turksib[:20], urals[:20]]
+    quoted, _ = _read_scripted(small_engine, f"{_TURKSIB}\n\n{_URALS}\n\n{planners}", gains, _TWO_PART_QUESTION, max_quotes=2)
+    assert [q[:20] for q in quoted] == [_TURKSIB[:20], _URALS[:20]]
 
 
 def test_a_sentence_on_the_texts_own_plan_is_not_quoted(small_engine):
