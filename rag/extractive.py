@@ -17,6 +17,7 @@ the year of a figure (missing_details).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
 from rag.lexical import stem
-from rag.reader import Reader
+from rag.reader import Reader, Scores
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
 from rag.store import Index
@@ -168,6 +169,10 @@ class ExtractiveGenerator:
         the one that explains the most of the question leads (each token's gain capped, Scores.capped_mean: a sentence
         sharing the question's rare names explains them, not what is asked). The lead and each part's answer run on
         where what they answer asks why or how (quotation_for).
+        Where the question asks for a date or a figure (missing_details) and that choice gives it, the close seconds
+        and the lead that give it come first: the reading model cannot tell a sentence that gives the figure from one
+        that only speaks of it. Whether the answer gives it at all is still judged on the reading model's own choice,
+        since a near miss's quotations lack it there (chosen for the detail, some quotation of a near miss has one).
         Returns the picks and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
@@ -175,9 +180,33 @@ class ExtractiveGenerator:
         candidates, dense, cheap, s_vecs = scored
         shortlist = np.argsort(-cheap)[: self.settings.sentences_read]
         shown = [candidates[i] for i in shortlist]
-        vectors, texts = s_vecs[shortlist], [c.text for c in shown]
         parts = question_parts(question)
-        gains = self.reader.gain(parts, texts)
+        gains = self.reader.gain(parts, [c.text for c in shown])
+        choose = functools.partial(self._choose, question, shown, s_vecs[shortlist], gains, parts,
+                                   _named_works(question, passages))
+        chosen, texts = choose()
+        if missing_details(question, []) and not missing_details(question, [texts[i] for i in chosen]):
+            typed, typed_texts = choose(lacking=[len(missing_details(question, [c.text])) for c in shown])
+            if not missing_details(question, [typed_texts[i] for i in typed]):
+                chosen, texts = typed, typed_texts
+        best = int(np.argmax(gains.overall))
+        q_words = content_words(question)
+        found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
+        features = {"best_gain": float(gains.overall[best]), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
+                    "best_cosine": float(dense[shortlist[best]]),
+                    "question_coverage": len(q_words & found) / max(len(q_words), 1),
+                    "top_dense": float(passages[0].dense_score or 0.0),
+                    # a detail of the question no sentence makes likely (a year, a name the text does not give)
+                    "least_supported_token": float(gains.tokens.max(axis=0).min()),
+                    "least_supported_3": float(np.sort(gains.tokens.max(axis=0))[:3].mean())}
+        return [(shown[i].passage, texts[i]) for i in chosen], features
+
+    def _choose(self, question: str, shown: list[Candidate], vectors: np.ndarray, gains: Scores, parts: list[str],
+                works: dict[str, set[int]], lacking: list[int] | None = None) -> tuple[list[int], list[str]]:
+        """The read sentences to quote (indices into `shown`, the lead first) and the text each would be quoted as.
+        lacking: per sentence, how many of the details the question asks for it lacks; fewer comes first."""
+        lacking = lacking or [0] * len(shown)
+        texts = [c.text for c in shown]
         overall = gains.overall
         best = int(np.argmax(overall))
         chosen = [best]
@@ -190,15 +219,15 @@ class ExtractiveGenerator:
 
         for p in range(len(parts)) if len(parts) > 1 else []:  # each part's best answer
             add(int(np.argmax(gains.by_part[:, p])), needed=True)
-        works = _named_works(question, passages)
         for numbers in works.values() if len(works) > 1 else []:  # each named author's best answer
             theirs = [i for i in range(len(shown)) if shown[i].passage in numbers]
             if theirs and not any(shown[i].passage in numbers for i in chosen):
                 add(max(theirs, key=lambda i: overall[i]), needed=True)
-        for i in np.argsort(-overall):
-            add(int(i))
+        for i in sorted(range(len(shown)), key=lambda i: (lacking[i], -overall[i])):
+            add(i)
         # of those, the one that explains the most of the question leads
-        lead = max(chosen, key=gains.capped_mean(self.settings.lead_gain_cap).__getitem__)
+        capped = gains.capped_mean(self.settings.lead_gain_cap)
+        lead = min(chosen, key=lambda i: (lacking[i], -capped[i]))
         chosen.remove(lead)
         chosen.insert(0, lead)
         # each part's best answer, and the lead, run on where what they answer asks why or how
@@ -208,16 +237,7 @@ class ExtractiveGenerator:
             quotation = quotation_for(what, shown[i])
             if i in chosen and not any(_shares_a_sentence(quotation, texts[j]) for j in chosen if j != i):  # nothing quoted twice
                 texts[i] = quotation
-        q_words = content_words(question)
-        found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
-        features = {"best_gain": float(overall[best]), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
-                    "best_cosine": float(dense[shortlist[best]]),
-                    "question_coverage": len(q_words & found) / max(len(q_words), 1),
-                    "top_dense": float(passages[0].dense_score or 0.0),
-                    # a detail of the question no sentence makes likely (a year, a name the text does not give)
-                    "least_supported_token": float(gains.tokens.max(axis=0).min()),
-                    "least_supported_3": float(np.sort(gains.tokens.max(axis=0))[:3].mean())}
-        return [(shown[i].passage, texts[i]) for i in chosen], features
+        return chosen, texts
 
 
 def quotation_for(question: str, candidate: Candidate) -> str:
