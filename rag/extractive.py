@@ -17,7 +17,6 @@ the year of a figure (missing_details).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,10 +168,11 @@ class ExtractiveGenerator:
         the one that explains the most of the question leads (each token's gain capped, Scores.capped_mean: a sentence
         sharing the question's rare names explains them, not what is asked). The lead and each part's answer run on
         where what they answer asks why or how (quotation_for).
-        Where the question asks for a date or a figure (missing_details) and that choice gives it, the close seconds
-        and the lead that give it come first: the reading model cannot tell a sentence that gives the figure from one
-        that only speaks of it. Whether the answer gives it at all is still judged on the reading model's own choice,
-        since a near miss's quotations lack it there (chosen for the detail, some quotation of a near miss has one).
+        Where the question asks for a date or a figure (missing_details) and these quotations give it, they are chosen
+        again with the sentences that give it first, among the close seconds and for the lead: the reading model
+        cannot tell a sentence that gives the figure from one that only speaks of it. If that second choice lacks
+        it, the first stands. Whether to answer at all rests on the first choice: a near miss's best readings lack
+        the figure asked for, though some sentence of its passages may give another.
         Returns the picks and the features that say whether they answer at all."""
         scored = self._shortlist(question, passages)
         if scored is None:
@@ -182,16 +182,16 @@ class ExtractiveGenerator:
         shown = [candidates[i] for i in shortlist]
         parts = question_parts(question)
         gains = self.reader.gain(parts, [c.text for c in shown])
-        choose = functools.partial(self._choose, question, shown, s_vecs[shortlist], gains, parts,
-                                   _named_works(question, passages))
-        chosen, texts = choose()
-        if missing_details(question, []) and not missing_details(question, [texts[i] for i in chosen]):
-            typed, typed_texts = choose(lacking=[len(missing_details(question, [c.text])) for c in shown])
-            if not missing_details(question, [typed_texts[i] for i in typed]):
-                chosen, texts = typed, typed_texts
-        best = int(np.argmax(gains.overall))
+        vectors, works = s_vecs[shortlist], _named_works(question, passages)
+        chosen, texts = self._choose(question, shown, vectors, gains, parts, works)
         q_words = content_words(question)
         found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
+        if missing_details(question, []) and not missing_details(question, [texts[i] for i in chosen]):
+            lacking = [len(missing_details(question, [c.text])) for c in shown]
+            for_details, their_texts = self._choose(question, shown, vectors, gains, parts, works, lacking)
+            if not missing_details(question, [their_texts[i] for i in for_details]):
+                chosen, texts = for_details, their_texts
+        best = int(np.argmax(gains.overall))
         features = {"best_gain": float(gains.overall[best]), "weakest_part_gain": float(gains.by_part.max(axis=0).min()),
                     "best_cosine": float(dense[shortlist[best]]),
                     "question_coverage": len(q_words & found) / max(len(q_words), 1),
@@ -223,8 +223,8 @@ class ExtractiveGenerator:
             theirs = [i for i in range(len(shown)) if shown[i].passage in numbers]
             if theirs and not any(shown[i].passage in numbers for i in chosen):
                 add(max(theirs, key=lambda i: overall[i]), needed=True)
-        for i in sorted(range(len(shown)), key=lambda i: (lacking[i], -overall[i])):
-            add(i)
+        for i in sorted(np.argsort(-overall), key=lacking.__getitem__):  # a stable sort: by gain where they lack as much
+            add(int(i))
         # of those, the one that explains the most of the question leads
         capped = gains.capped_mean(self.settings.lead_gain_cap)
         lead = min(chosen, key=lambda i: (lacking[i], -capped[i]))
