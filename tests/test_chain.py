@@ -298,7 +298,7 @@ _SHORT_OF_COKE = "The Urals works, whose pig iron the planners in Moscow watched
 _TONS = "In 1931 the Urals works produced 2.1 million tons of pig iron, against a plan of 3.4 million tons."
 _TARGETS_RAISED = "The planners in Moscow raised the targets for pig iron whenever the Urals works came near to reaching them."
 _BLAST_FURNACES = "Four new blast furnaces were lit at Magnitogorsk and Kuznetsk in 1931 to make up for the Urals' shortfall."
-_TONS_TEXT = "\n\n".join((_SHORT_OF_COKE, _TONS, _TARGETS_RAISED, _BLAST_FURNACES))
+_TONS_TEXT = f"{_SHORT_OF_COKE}\n\n{_TONS}\n\n{_TARGETS_RAISED}\n\n{_BLAST_FURNACES}"
 _TONS_GAINS = {"The Urals works": (2.0, (2.0,)), "In 1931": (1.9, (1.9,)), "The planners": (1.85, (1.85,)),
                "Four new": (1.8, (1.8,))}
 
