@@ -5,8 +5,9 @@ Two modes (settings.answer.mode):
 - read (default): the reading model (rag.reader, gemma-3-270m query likelihood) reads the most promising
   sentences and picks those that make the question most likely; they answer at all if the best one makes the
   question more likely than no passage does (or, once training/calibrate_reader.py has written
-  rag/calibration.json, by its logistic model of the reading features). While the model loads in the
-  background, and for follow-ups (rag.chain), the fast mode answers.
+  rag/calibration.json, by its logistic model of the reading features). Where the question asks for a date or a
+  figure and the chosen sentences give it, those that give it are quoted first (ExtractiveGenerator._choose). While
+  the model loads in the background, and for follow-ups (rag.chain), the fast mode answers.
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 
 In both modes a quotation that answers a why or how question runs on to the next sentence, which usually gives the
