@@ -121,6 +121,12 @@ class ExtractiveGenerator:
         if reading:
             picked, features = self.read(question, passages)
             return picked, answerability(features) if picked else 0.0
+        return self._select_fast(question, passages)
+
+    def _select_fast(self, question: str, passages: list[ScoredPassage]) -> tuple[list[tuple[int, str]], float]:
+        """The fast mode's choice: the best candidates by cheap score, within WEAKER_QUOTE_GAP of the best; where the
+        question asks for a date or a figure and they give it, those within the gap that give it come first and lead
+        (as in the read mode, `read`), and the evidence is still the best candidate's."""
         scored = self._shortlist(question, passages)
         if scored is None:
             return [], 0.0
@@ -129,7 +135,16 @@ class ExtractiveGenerator:
         texts = [c.text for c in candidates]
         texts[order[0]] = quotation_for(question, candidates[order[0]])
         chosen = _distinct_best(order, cheap, texts, s_vecs, self.settings.max_quotes, WEAKER_QUOTE_GAP)
-        evidence = float(cheap[chosen[0]] - 0.25 / (candidates[chosen[0]].passage + 1)) if chosen else 0.0
+        if missing_details(question, []) and not missing_details(question, [texts[i] for i in chosen]):
+            close = [int(i) for i in order if cheap[i] >= cheap[order[0]] - WEAKER_QUOTE_GAP]
+            lacking = dict(zip(close, details_lacking(question, [candidates[i].text for i in close])))
+            for_details = _distinct_best([close[0], *sorted(close[1:], key=lacking.get)], cheap, texts, s_vecs,
+                                         self.settings.max_quotes, WEAKER_QUOTE_GAP)
+            lead = min(for_details, key=lacking.get)
+            for_details = [lead, *(i for i in for_details if i != lead)]
+            if not missing_details(question, [texts[i] for i in for_details]):
+                chosen = for_details
+        evidence = float(cheap[order[0]] - 0.25 / (candidates[order[0]].passage + 1))
         return [(candidates[i].passage, texts[i]) for i in chosen], evidence
 
     def _shortlist(self, question: str, passages: list[ScoredPassage], by_rank: bool = True):
@@ -188,7 +203,7 @@ class ExtractiveGenerator:
         q_words = content_words(question)
         found = set().union(*(content_words(passages[shown[i].passage - 1].passage.text) for i in chosen))
         if missing_details(question, []) and not missing_details(question, [texts[i] for i in chosen]):
-            lacking = [len(missing_details(question, [c.text])) for c in shown]
+            lacking = details_lacking(question, [c.text for c in shown])
             for_details, their_texts = self._choose(question, shown, vectors, gains, parts, works, lacking)
             if not missing_details(question, [their_texts[i] for i in for_details]):
                 chosen, texts = for_details, their_texts
@@ -477,6 +492,11 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
         if _SUM_QUESTION.search(part) and not _SUM.search(quoted):
             missing.append("a sum of money")
     return missing
+
+
+def details_lacking(question: str, texts: list[str]) -> list[int]:
+    """For each text alone, how many of the details the question asks for (missing_details) it lacks."""
+    return [len(missing_details(question, [text])) for text in texts]
 
 
 def _figures(text: str, durations: bool = True) -> set[str]:

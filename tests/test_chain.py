@@ -322,6 +322,25 @@ def test_whether_the_figure_is_given_rests_on_the_reading_models_own_choice(smal
     assert missing_details(_TONS_QUESTION, quoted) == ["a figure"]
 
 
+@pytest.mark.parametrize("max_quotes, quoted", [
+    (3, [_TONS, _SHORT_OF_COKE, _TARGETS_RAISED]),  # the one figure sentence, third by score, leads
+    (2, [_SHORT_OF_COKE, _TARGETS_RAISED]),  # the two best give no figure: quoted as they are, so the answer declines
+])
+def test_the_fast_mode_leads_with_the_quotation_giving_the_figure_asked_for(small_engine, monkeypatch, max_quotes, quoted):
+    """The fast mode, its cheap scores scripted: of the candidates within its gap of the best, one giving the figure
+    asked for leads, where its first choice gives the figure at all; the evidence stays the best candidate's."""
+    from rag.extractive import Candidate, ExtractiveGenerator
+    from rag.settings import AnswerSettings
+
+    candidates = [Candidate(1, text) for text in (_SHORT_OF_COKE, _TONS, _TARGETS_RAISED)]
+    cheap = np.array([0.80, 0.70, 0.75])
+    generator = ExtractiveGenerator(small_engine.embedder, AnswerSettings(max_quotes=max_quotes))
+    monkeypatch.setattr(generator, "_shortlist", lambda question, passages: (candidates, cheap, cheap, np.eye(3)))
+    picked, evidence = generator.select(_TONS_QUESTION, [], reading=False)
+    assert [text for _, text in picked] == quoted
+    assert evidence == pytest.approx(0.80 - 0.25 / 2)
+
+
 def test_a_sentence_on_the_texts_own_plan_is_not_quoted(small_engine):
     """"This study is composed of three sections." says where an answer is, not what it is; a sentence on the first
     part of something else is quoted."""
