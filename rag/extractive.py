@@ -5,15 +5,16 @@ Two modes (settings.answer.mode):
 - read (default): the reading model (rag.reader, gemma-3-270m query likelihood) reads the most promising
   sentences and picks those that make the question most likely; they answer at all if the best one makes the
   question more likely than no passage does (or, once training/calibrate_reader.py has written
-  rag/calibration.json, by its logistic model of the reading features). Where the question asks for a date or a
-  figure and the chosen sentences give it, those that give it are quoted first (ExtractiveGenerator._choose). While
-  the model loads in the background, and for follow-ups (rag.chain), the fast mode answers.
+  rag/calibration.json, by its logistic model of the reading features). While the model loads in the
+  background, and for follow-ups (rag.chain), the fast mode answers.
 - fast: sentences ranked by embedding cosine, word overlap and passage rank, with a calibrated threshold.
 
 In both modes a quotation that answers a why or how question runs on to the next sentence, which usually gives the
 reason (quotation_for), and the answer declines when the question names something the documents never mention
 (unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, a share or a sum of money,
-the year of a figure (missing_details).
+the year of a figure (missing_details). Where it asks for one of these and the sentences chosen give it, those
+that give it are quoted first and lead (ExtractiveGenerator._choose, _select_fast); whether to answer is still
+judged on the first choice.
 """
 
 from __future__ import annotations
@@ -138,13 +139,14 @@ class ExtractiveGenerator:
         if missing_details(question, []) and not missing_details(question, [texts[i] for i in chosen]):
             close = [int(i) for i in order if cheap[i] >= cheap[order[0]] - WEAKER_QUOTE_GAP]
             lacking = dict(zip(close, details_lacking(question, [candidates[i].text for i in close])))
+            # the best stays first, as in the read mode: quoted whatever it lacks, and the gap measured from it
             for_details = _distinct_best([close[0], *sorted(close[1:], key=lacking.get)], cheap, texts, s_vecs,
                                          self.settings.max_quotes, WEAKER_QUOTE_GAP)
             lead = min(for_details, key=lacking.get)
             for_details = [lead, *(i for i in for_details if i != lead)]
             if not missing_details(question, [texts[i] for i in for_details]):
                 chosen = for_details
-        evidence = float(cheap[order[0]] - 0.25 / (candidates[order[0]].passage + 1))
+        evidence = float(cheap[order[0]] - 0.25 / (candidates[order[0]].passage + 1)) if chosen else 0.0
         return [(candidates[i].passage, texts[i]) for i in chosen], evidence
 
     def _shortlist(self, question: str, passages: list[ScoredPassage], by_rank: bool = True):
