@@ -115,7 +115,7 @@ class ExtractiveGenerator:
 
     def select(self, question: str, passages: list[ScoredPassage], reading: bool | None = None
                ) -> tuple[list[tuple[int, str]], float]:
-        """Chosen (passage number, sentence) pairs, best first, and the evidence score of the best one
+        """Chosen (passage number, sentence) pairs, the lead first, and the evidence score of the best one
         (read mode: the probability that the passages answer the question)."""
         if reading is None:
             reading = self._reading()
