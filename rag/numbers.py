@@ -16,14 +16,20 @@ _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)
 def numbers_of(text: str) -> list[str]:
     """Numbers as written in a text, commas removed ("30,000" -> "30000"), and shares written as fractions in per cent
     ("half of the members" -> "50", "two-thirds" -> "66.7"), as a paraphrase may give either."""
-    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)] + [_percent(m) for m in _FRACTION.finditer(text)]
+    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)] + [_percent(m) for m in _fractions(text)]
 
 
 # a share of something written as a fraction; not a part of a period ("the first half of 1930", "the last quarter"),
-# nor a length of time ("half a century", "a quarter of an hour")
+# nor a length of time or a quantity ("half a century", "a quarter of an hour", "half a million", "a third of a ton")
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
                        r"\b(?:(a|an|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b"
-                       r"(?!\s+(?:of\s+)?an?\s+(?:century|decade|year|month|week|day|hour)\b)", re.IGNORECASE)
+                       r"(?!\s+(?:of\s+)?an?\s)", re.IGNORECASE)
+
+
+def _fractions(text: str) -> list[re.Match]:
+    """The fractions of a text that give a share: "half", "two-thirds", "a third of". Not an ordinal ("the third Five-Year
+    Plan", "the fifth congress"): a third, a quarter or a fifth that is a share has its "a", "one" or "two"."""
+    return [m for m in _FRACTION.finditer(text) if m.group(1) or m.group(2).lower() == "half" or m.group(2).endswith("s")]
 _NUMERATORS = {"two": 2, "three": 3, "four": 4}
 _DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}
 
@@ -112,4 +118,4 @@ def rivals(claimed: str, claim_nums: list[str], source_nums: list[str]) -> list[
 
 def fraction_written(text: str, share: str) -> str | None:
     """The fraction word of a text that numbers_of read as `share` per cent ("half" for "50"), if there is one."""
-    return next((m.group(2) for m in _FRACTION.finditer(text) if _percent(m) == share), None)
+    return next((m.group(2) for m in _fractions(text) if _percent(m) == share), None)

@@ -375,6 +375,19 @@ def test_a_round_whole_number_and_a_fraction_are_the_numbers_they_stand_for():
     assert typed_conflicts("The line opened in 1900.", "The line opened in 1859.", "The line opened in 1859.", {"line"})
 
 
+def test_an_ordinal_or_a_quantity_is_no_share():
+    """"over half a billion" trees and "the third plan" are no 50 or 33.3 per cent: a claim saying "from 220 million to
+    over half a billion" where the source says "to some 520 million" has no number the source contradicts."""
+    from rag.conflicts import typed_conflicts
+    from rag.numbers import numbers_of
+
+    source = "The number of coffee trees in the state rose from about 220 million in 1890 to some 520 million in 1900."
+    claim = "The stock of coffee trees more than doubled in the 1890s, from 220 million to over half a billion."
+    assert typed_conflicts(claim, source, source, {"coffe", "tree"}) == []
+    assert numbers_of("The third Five-Year Plan, the fifth congress and a third of a ton.") == []
+    assert numbers_of("A third of the budget, one-fifth of the land and three quarters of the mills.") == ["33.3", "20", "75"]
+
+
 def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
     """A year within the decade a claim names gives it. A decade gives a claim's year where the source names no year in
     it ("the mid-1970s", "roughly 1975"), not where it names another ("the 1930s ... 1936" against "1933")."""
