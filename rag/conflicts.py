@@ -11,7 +11,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from rag.lexical import stem
-from rag.numbers import fraction_written, given, numbers_of, rivals, same_day_other_years
+from rag.numbers import given, number_positions, numbers_of, rivals, same_day_other_years
 from rag.text import STOP_WORDS, SUP_TAG
 from rag.wordnet import names_for
 
@@ -70,18 +70,21 @@ def content_stems(text: str, drop: set[str] = frozenset()) -> set[str]:
 def _context(text: str, token: str, width: int = 3) -> str:
     """A few words either side of a token, as a span to show (without an HTML note marker: "1930.<sup>13</sup>" shows
     as "1930.")."""
-    words = text.split()
-    for i, w in enumerate(words):
-        if token.lower() in w.lower().replace(",", ""):
-            return re.sub(SUP_TAG, "", " ".join(words[max(0, i - width) : i + width + 1]))
-    return token
+    at = next((m.start() for m in re.finditer(r"\S+", text) if token.lower() in m.group().lower().replace(",", "")), None)
+    return token if at is None else _context_at(text, at, width)
+
+
+def _context_at(text: str, offset: int, width: int = 3) -> str:
+    """A few words either side of the word at `offset`, as _context shows them."""
+    words = list(re.finditer(r"\S+", text))
+    i = next(i for i, m in enumerate(words) if m.end() > offset)
+    return re.sub(SUP_TAG, "", " ".join(m.group() for m in words[max(0, i - width) : i + width + 1]))
 
 
 def _number_span(text: str, number: str) -> str:
     """A few words around a number of a text (numbers_of), written in figures or as a fraction ("half of")."""
-    if number not in text.replace(",", ""):
-        number = fraction_written(text, number) or number
-    return _context(text, number)
+    at = next((offset for offset, n in number_positions(text) if n == number), None)
+    return _context(text, number) if at is None else _context_at(text, at)
 
 
 def _near_claim(words: list[str], i: int, claim_stems: set[str], width: int = 3) -> bool:
@@ -215,11 +218,13 @@ def restated_otherwise(claim: str, source: str, claimed: str) -> list[str]:
 def words_around(text: str, token: str, width: int = 3, reach: int = 8) -> set[str]:
     """Stems of the `width` content words nearest a number (or a lower-case word) on each side, within `reach` words:
     "the worst harvest was that of 1936" puts "worst" and "harvest" beside 1936, past the function words between."""
-    words = re.findall(r"[\w.,]+", text.lower())
+    tokens = list(re.finditer(r"[\w.,]+", text))
+    words = [m.group().lower() for m in tokens]
     stems = [next(iter(sorted(content_stems(w))), "") for w in words]  # one per token ("convicted.12"), whatever the hash
+    at = {offset for offset, n in number_positions(text) if n == token}
     out: set[str] = set()
-    for i, w in enumerate(words):
-        if numbers_of(w) == [token] or w.strip(".,") == token:
+    for i, (m, w) in enumerate(zip(tokens, words)):
+        if any(m.start() <= offset < m.end() for offset in at) or w.strip(".,") == token:
             before = [s for s in stems[max(0, i - reach) : i] if s and not s[0].isdigit()][-width:]
             after = [s for s in stems[i + 1 : i + 1 + reach] if s and not s[0].isdigit()][:width]
             out |= set(before) | set(after)

@@ -16,20 +16,27 @@ _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)
 def numbers_of(text: str) -> list[str]:
     """Numbers as written in a text, commas removed ("30,000" -> "30000"), and shares written as fractions in per cent
     ("half of the members" -> "50", "two-thirds" -> "66.7"), as a paraphrase may give either."""
-    return [m.group().replace(",", "") for m in _NUMBER.finditer(text)] + [_percent(m) for m in _fractions(text)]
+    return [number for _, number in number_positions(text)]
 
 
-# a share of something written as a fraction; not a part of a period ("the first half of 1930", "the last quarter"),
-# nor a length of time or a quantity ("half a century", "a quarter of an hour", "half a million", "a third of a ton")
+def number_positions(text: str) -> list[tuple[int, str]]:
+    """numbers_of with where each stands in the text: (offset of its figure, or of its fraction's word, number); the
+    figures first, then the shares."""
+    figures = [(m.start(), m.group().replace(",", "")) for m in _NUMBER.finditer(text)]
+    return figures + [(m.start(2), _percent(m)) for m in _FRACTION.finditer(text) if m.group(1) or m.group(2).lower() == "half"]
+
+
+_QUANTITY = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?|dozens?|hundreds?|thousands?|millions?|" \
+            r"billions?|tons?|tonnes?|miles?|acres?|per ?cent|percent)"
+# a share of something written as a fraction ("half", "a third of", "two-thirds"); not a part of a period ("the first half
+# of 1930", "the last quarter"), a quantity ("half a century", "a quarter of an hour", "half a million", "a quarter
+# million", "one and a half"), nor the tail of one ("the first two-thirds"). A third, a quarter or a fifth without its
+# "a", "one" or "two" is an ordinal ("the third Five-Year Plan", "the fifth congress"), or a district ("living quarters"):
+# number_positions leaves those out.
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
-                       r"\b(?:(a|an|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b"
-                       r"(?!\s+(?:of\s+)?an?\s)", re.IGNORECASE)
+                       r"(?<![-\w])(?:(an?|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b(?<!and a half)"
+                       rf"(?![\s-]+(?:of\s+)?(?:an?\s+)?{_QUANTITY}\b)", re.IGNORECASE)
 
-
-def _fractions(text: str) -> list[re.Match]:
-    """The fractions of a text that give a share: "half", "two-thirds", "a third of". Not an ordinal ("the third Five-Year
-    Plan", "the fifth congress"): a third, a quarter or a fifth that is a share has its "a", "one" or "two"."""
-    return [m for m in _FRACTION.finditer(text) if m.group(1) or m.group(2).lower() == "half" or m.group(2).endswith("s")]
 _NUMERATORS = {"two": 2, "three": 3, "four": 4}
 _DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}
 
@@ -114,8 +121,3 @@ def number_words(text: str) -> set[str]:
 def rivals(claimed: str, claim_nums: list[str], source_nums: list[str]) -> list[str]:
     """The source's numbers of the same kind as a claimed one (a year for a year) that are none of the claim's."""
     return [s for s in source_nums if is_year(s) == is_year(claimed) and not any(same_number(c, s) for c in claim_nums)]
-
-
-def fraction_written(text: str, share: str) -> str | None:
-    """The fraction word of a text that numbers_of read as `share` per cent ("half" for "50"), if there is one."""
-    return next((m.group(2) for m in _fractions(text) if _percent(m) == share), None)

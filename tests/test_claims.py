@@ -376,16 +376,23 @@ def test_a_round_whole_number_and_a_fraction_are_the_numbers_they_stand_for():
 
 
 def test_an_ordinal_or_a_quantity_is_no_share():
-    """"over half a billion" trees and "the third plan" are no 50 or 33.3 per cent: a claim saying "from 220 million to
-    over half a billion" where the source says "to some 520 million" has no number the source contradicts."""
-    from rag.conflicts import typed_conflicts
+    """"Over half a billion" trees and "the third plan" are no 50 or 33.3 per cent: a claim saying "from 220 million to
+    over half a billion" where the source says "to some 520 million" has no number the source contradicts. "Two-thirds
+    of a country's exports" is still a share, and a changed share is shown where the claim gives it."""
+    from rag.conflicts import typed_conflicts, words_around
     from rag.numbers import numbers_of
 
     source = "The number of coffee trees in the state rose from about 220 million in 1890 to some 520 million in 1900."
     claim = "The stock of coffee trees more than doubled in the 1890s, from 220 million to over half a billion."
     assert typed_conflicts(claim, source, source, {"coffe", "tree"}) == []
-    assert numbers_of("The third Five-Year Plan, the fifth congress and a third of a ton.") == []
-    assert numbers_of("A third of the budget, one-fifth of the land and three quarters of the mills.") == ["33.3", "20", "75"]
+    assert numbers_of("The third Five-Year Plan, the fifth congress, a third of a ton and living quarters.") == []
+    assert numbers_of("One and a half years, a half billion, a quarter century, the first two-thirds of it.") == []
+    assert numbers_of("A third of the budget, one-fifth of the land, three quarters of the mills, two-thirds of a "
+                      "country's exports and half of an estimated 10 million.") == ["10", "33.3", "20", "75", "66.7", "50"]
+    assert words_around("A third of the land was sown with wheat.", "33.3") == {"land", "sown", "wheat"}
+    source = "Under the Third Plan defence took 40 per cent of the budget."
+    [(kind, conflict)] = typed_conflicts("Under the third plan defence took a third of the budget.", source, source, {"plan"})
+    assert kind == "number" and conflict.claim_span == "defence took a third of the budget."
 
 
 def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
