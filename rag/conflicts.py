@@ -75,16 +75,17 @@ def _context(text: str, token: str, width: int = 3) -> str:
 
 
 def _context_at(text: str, offset: int, width: int = 3) -> str:
-    """A few words either side of the word at `offset`, as _context shows them."""
+    """A few words either side of the word at `offset` (or the last word), as _context shows them."""
     words = list(re.finditer(r"\S+", text))
-    i = next(i for i, m in enumerate(words) if m.end() > offset)
+    i = next((i for i, m in enumerate(words) if m.end() > offset), len(words) - 1)
     return re.sub(SUP_TAG, "", " ".join(m.group() for m in words[max(0, i - width) : i + width + 1]))
 
 
 def _number_span(text: str, number: str) -> str:
-    """A few words around a number of a text (numbers_of), written in figures or as a fraction ("half of")."""
-    at = next((offset for offset, n in number_positions(text) if n == number), None)
-    return _context(text, number) if at is None else _context_at(text, at)
+    """A few words around a number of a text (numbers_of), written in figures or as a fraction ("half of"); the first
+    figure giving it, else the first share ("50 deputies" before "half of them")."""
+    at = next((start for start, _, n in number_positions(text) if n == number), None)
+    return _context(text, number) if at is None else _context_at(text, at)  # None: not a number of this text
 
 
 def _near_claim(words: list[str], i: int, claim_stems: set[str], width: int = 3) -> bool:
@@ -221,13 +222,15 @@ def words_around(text: str, token: str, width: int = 3, reach: int = 8) -> set[s
     tokens = list(re.finditer(r"[\w.,]+", text))
     words = [m.group().lower() for m in tokens]
     stems = [next(iter(sorted(content_stems(w))), "") for w in words]  # one per token ("convicted.12"), whatever the hash
-    at = {offset for offset, n in number_positions(text) if n == token}
+    # the tokens each occurrence spans (all of "two-thirds": its "two" is no word around it), or the token itself
+    spans = [[i for i, m in enumerate(tokens) if m.start() < end and m.end() > start]
+             for start, end, n in number_positions(text) if n == token]
+    spans += [[i] for i, w in enumerate(words) if w.strip(".,") == token]
     out: set[str] = set()
-    for i, (m, w) in enumerate(zip(tokens, words)):
-        if any(m.start() <= offset < m.end() for offset in at) or w.strip(".,") == token:
-            before = [s for s in stems[max(0, i - reach) : i] if s and not s[0].isdigit()][-width:]
-            after = [s for s in stems[i + 1 : i + 1 + reach] if s and not s[0].isdigit()][:width]
-            out |= set(before) | set(after)
+    for first, last in ((span[0], span[-1]) for span in spans if span):
+        before = [s for s in stems[max(0, first - reach) : first] if s and not s[0].isdigit()][-width:]
+        after = [s for s in stems[last + 1 : last + 1 + reach] if s and not s[0].isdigit()][:width]
+        out |= set(before) | set(after)
     return out
 
 

@@ -16,26 +16,37 @@ _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?!\d)|(?<![\w.])\d+(?:\.\d+)
 def numbers_of(text: str) -> list[str]:
     """Numbers as written in a text, commas removed ("30,000" -> "30000"), and shares written as fractions in per cent
     ("half of the members" -> "50", "two-thirds" -> "66.7"), as a paraphrase may give either."""
-    return [number for _, number in number_positions(text)]
+    return [number for _, _, number in number_positions(text)]
 
 
-def number_positions(text: str) -> list[tuple[int, str]]:
-    """numbers_of with where each stands in the text: (offset of its figure, or of its fraction's word, number); the
-    figures first, then the shares."""
-    figures = [(m.start(), m.group().replace(",", "")) for m in _NUMBER.finditer(text)]
-    return figures + [(m.start(2), _percent(m)) for m in _FRACTION.finditer(text) if m.group(1) or m.group(2).lower() == "half"]
+def number_positions(text: str) -> list[tuple[int, int, str]]:
+    """numbers_of with where each stands in the text: (start, end, number), the figures first, then the shares (a
+    share's span is all of it: "two-thirds", "a third")."""
+    figures = [(m.start(), m.end(), m.group().replace(",", "")) for m in _NUMBER.finditer(text)]
+    return figures + [(m.start(), m.end(), _percent(m)) for m in _FRACTION.finditer(text) if _is_share(m, text)]
 
 
-_QUANTITY = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?|dozens?|hundreds?|thousands?|millions?|" \
-            r"billions?|tons?|tonnes?|miles?|acres?|per ?cent|percent)"
-# a share of something written as a fraction ("half", "a third of", "two-thirds"); not a part of a period ("the first half
-# of 1930", "the last quarter"), a quantity ("half a century", "a quarter of an hour", "half a million", "a quarter
-# million", "one and a half"), nor the tail of one ("the first two-thirds"). A third, a quarter or a fifth without its
-# "a", "one" or "two" is an ordinal ("the third Five-Year Plan", "the fifth congress"), or a district ("living quarters"):
-# number_positions leaves those out.
+# units of time, count or measure: a fraction before one is a quantity ("half a million"); a closed list, so that a
+# fraction before any other word ("half a nation's workforce") stays a share
+_QUANTITY = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?|seconds?|dozens?|hundreds?|" \
+            r"thousands?|millions?|billions?|lakhs?|crores?|tons?|tonnes?|pounds?|miles?|kilomet(?:re|er)s?|yards?|" \
+            r"f(?:oo|ee)t|inch(?:es)?|acres?|hectares?|per ?cent|percent)"
+# a fraction ("half", "a third of", "two-thirds"); not a part of a period ("the first half of 1930", "the last quarter"),
+# a quantity ("half a century", "a quarter of an hour", "half-a-million", "a quarter century", "half of one per cent"),
+# the tail of one ("the first two-thirds") or a whole number's part ("a year and a half"; see _is_share)
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
                        r"(?<![-\w])(?:(an?|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b(?<!and a half)"
-                       rf"(?![\s-]+(?:of\s+)?(?:an?\s+)?{_QUANTITY}\b)", re.IGNORECASE)
+                       rf"(?![\s-]+(?:of[\s-]+)?(?:(?:an?|one)[\s-]+)?{_QUANTITY}\b)", re.IGNORECASE)
+_WHOLE_AND = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+and\s+$", re.IGNORECASE)
+
+
+def _is_share(fraction: re.Match, text: str) -> bool:
+    """A fraction of _FRACTION that gives a share: "half", or a third, a quarter or a fifth with its numerator ("a third
+    of", "two-thirds"); alone, those are ordinals ("the third Five-Year Plan", "the fifth congress") or a district
+    ("living quarters"). Not the part of a whole number ("two and a third", "one and a quarter times")."""
+    has_numerator = bool(fraction.group(1)) or fraction.group(2).lower() == "half"
+    return has_numerator and not _WHOLE_AND.search(text[: fraction.start()])
+
 
 _NUMERATORS = {"two": 2, "three": 3, "four": 4}
 _DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}

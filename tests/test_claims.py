@@ -390,9 +390,11 @@ def test_an_ordinal_or_a_quantity_is_no_share():
     assert numbers_of("A third of the budget, one-fifth of the land, three quarters of the mills, two-thirds of a "
                       "country's exports and half of an estimated 10 million.") == ["10", "33.3", "20", "75", "66.7", "50"]
     assert words_around("A third of the land was sown with wheat.", "33.3") == {"land", "sown", "wheat"}
+    assert words_around("Two-thirds of the members were peasants.", "66.7") == {"member", "peasant"}
+    assert numbers_of("Two and a third times, one and a quarter, half of one per cent, half-a-dozen, half a pound.") == []
     source = "Under the Third Plan defence took 40 per cent of the budget."
     [(kind, conflict)] = typed_conflicts("Under the third plan defence took a third of the budget.", source, source, {"plan"})
-    assert kind == "number" and conflict.claim_span == "defence took a third of the budget."
+    assert kind == "number" and "took a third of the" in conflict.claim_span and "third plan" not in conflict.claim_span
 
 
 def test_a_decade_gives_a_year_only_where_the_source_names_none_in_it():
