@@ -33,7 +33,8 @@ _QUANTITY = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|min
             r"f(?:oo|ee)t|inch(?:es)?|acres?|hectares?|per ?cent|percent)"
 # a fraction ("half", "a third of", "two-thirds"); not a part of a period ("the first half of 1930", "the last quarter"),
 # a quantity ("half a century", "a quarter of an hour", "half-a-million", "a quarter century", "half of one per cent"),
-# the tail of one ("the first two-thirds") or a whole number's part ("a year and a half"; see _is_share)
+# the tail of one ("the first two-thirds") or a whole number's part ("a year and a half" here, "two and a third" in
+# _is_share)
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
                        r"(?<![-\w])(?:(an?|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b(?<!and a half)"
                        rf"(?![\s-]+(?:of[\s-]+)?(?:(?:an?|one)[\s-]+)?{_QUANTITY}\b)", re.IGNORECASE)
