@@ -439,13 +439,15 @@ _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|s
 _SHARE_QUESTION = re.compile(r"\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction) of\b|\brate of interest\b|"
                              r"\binterest rate\b", re.IGNORECASE)
 _SHARE = re.compile(r"%|\bper ?cent|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|hundredths?)\b", re.IGNORECASE)
-_SUM_QUESTION = re.compile(r"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fee|fare|salary|rent)s?\b|"
-                           r"\bhow much (?:did|does|do|would|will) .+ cost\b|\bcost (?:to (?:build|buy|make)|in total)\b",
-                           re.IGNORECASE)
 # currencies by their names (words that are also common in other senses, such as "crown" or "real", left out)
-_SUM = re.compile(r"[£$€¥]|\b\d+d\b|\b(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|"
-                  r"dollars?|yen|rubles?|roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|"
-                  r"thalers?|escudos?|sterling)\b", re.IGNORECASE)
+_CURRENCY = (r"(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|dollars?|yen|rubles?|"
+             r"roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|thalers?|escudos?|sterling)")
+_SUM_QUESTION = re.compile(rf"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fee|fare|salary|rent)s?\b|"
+                           rf"\bhow much (?:did|does|do|would|will) .+ cost\b|\bcost (?:to (?:build|buy|make)|in total)\b|"
+                           rf"\bhow (?:many|much) (?:\w+ )?{_CURRENCY}\b", re.IGNORECASE)  # "how many (gold) marks"
+# a sum: a figure with its currency ("£30,000", "6,424,588 guilders", "15 billion gold marks", "4d"); a currency named
+# without a figure ("a tax fixed in yen") gives no sum
+_SUM = re.compile(rf"[£$€¥]\s?\d|\b\d+d\b|(?:{_NUMBER.pattern})(?:[\s-]+[a-z]+){{0,2}}?[\s-]+{_CURRENCY}\b", re.IGNORECASE)
 _DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{MONTH}\b")
 _DAY_OF_MONTH = re.compile(rf"\b{MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{MONTH}\b")  # "June 26", "26 June": a date, not a count
 # the number of a note or of a part of a text ("Article 4", "Article 58-10"): it names, it does not count

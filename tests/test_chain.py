@@ -436,6 +436,12 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("At what rate of interest did the state borrow in 1854?", ["It borrowed in 1854."]) == \
         ["a figure", "a share"]  # the year is the question's own, whatever punctuation follows it
     assert missing_details("How much did the line cost?", ["The line cost two million roubles."]) == []
+    # "how many yen" asks for a sum, and a sum is a figure with its currency, not a currency named beside another figure
+    fixed = ["The tax was fixed in yen, and its burden fell by about half in the years around 1880."]
+    assert missing_details("How many yen did the land tax bring in during 1880?", fixed) == ["a sum of money"]
+    assert missing_details("How many yen did the land tax bring in during 1880?", ["In 1880 it brought in 42 million yen."]) == []
+    assert missing_details("How many gold marks did Germany pay?", ["Germany paid some 8 billion gold marks."]) == []
+    assert missing_details("What price did nutmeg fetch?", ["It fetched a high price per pound, 60 a bale."]) == ["a sum of money"]
     assert missing_details("How many of the 12 engines failed?", ["Of the 12 engines, most failed."]) == ["a figure"]
     # a note number glued to a word, or the day of a date, is not the count asked for
     assert missing_details("How many engineers stood trial at Shakhty?", ["The trial at Shakhty10 began it."]) == ["a figure"]
