@@ -429,10 +429,12 @@ _FIGURE_QUESTION = re.compile(r"\bhow (?:many|much)\b|\bhow (?:large|big|high) (
                               r"sum|total|figure|price|cost|rate|wage|rent|dividend|value|level)s?\b", re.IGNORECASE)
 _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:and where )?(?:was|were|did|do|does|had|has|is|are)|where and when\b|"
                             r"(?:in |on )?(?:what|which) (?:exact )?(?:year|date|day|month))\b", re.IGNORECASE)
-# a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure
-_NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-                     r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|half|halved|thirds?|"
-                     r"quarters?|fifth|tenth|dozen|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b", re.IGNORECASE)
+# a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure. A cardinal is a figure that can
+# count money or things ("6,424,588", "forty", "millions"); the others are shares and multiples ("half", "twofold")
+_CARDINAL = (r"(?<!\w)(?<!\d[.,])\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+             r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozen)\b")
+_NUMBER = re.compile(rf"{_CARDINAL}|\b(?:half|halved|thirds?|quarters?|fifth|tenth|twice|double[d]?|trebled|tripled|\w+fold|"
+                     rf"per ?cent)\b", re.IGNORECASE)
 # a figure of a kind: a share ("what share of ...", "at what rate of interest") is given in per cent or as a fraction,
 # a sum ("how much money", "what price", "how much did ... cost", "what did ... cost to build", "what wage") in a
 # currency. Not a bare "what did ... cost": "What did collectivization cost?" may be asked of lives or livestock.
@@ -444,10 +446,13 @@ _CURRENCY = (r"(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:r
              r"roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|thalers?|escudos?|sterling)")
 _SUM_QUESTION = re.compile(rf"\bhow much money\b|\bwhat (?:\w+ )?(?:price|wage|fee|fare|salary|rent)s?\b|"
                            rf"\bhow much (?:did|does|do|would|will) .+ cost\b|\bcost (?:to (?:build|buy|make)|in total)\b|"
-                           rf"\bhow (?:many|much) (?:\w+ )?{_CURRENCY}\b", re.IGNORECASE)  # "how many (gold) marks"
-# a sum: a figure with its currency ("£30,000", "6,424,588 guilders", "15 billion gold marks", "4d"); a currency named
-# without a figure ("a tax fixed in yen") gives no sum
-_SUM = re.compile(rf"[£$€¥]\s?\d|\b\d+d\b|(?:{_NUMBER.pattern})(?:[\s-]+[a-z]+){{0,2}}?[\s-]+{_CURRENCY}\b", re.IGNORECASE)
+                           rf"\bhow (?:many|much) (?:[\w.]+ ){{0,2}}{_CURRENCY}\b(?! of\b)",  # "how many (billion gold) marks"
+                           re.IGNORECASE)  # not "how many pounds of cotton", a weight
+# a sum: a cardinal with its currency ("£30,000", "6,424,588 guilders", "132 billion pre-war gold marks", "100 million
+# U.S. dollars", "rupees 2,000", "9½d", "a pound a week"); a currency named without one ("a tax fixed in yen") gives no
+# sum, nor does a share beside it ("half in yen"). Looked for where the years that date something are left out
+_SUM = re.compile(rf"[£$€¥]\s?\d|\b\d+[½¼¾]?d\b|(?:{_CARDINAL})(?:[\s-]+(?!per\b|cent\b)[\w.]+){{0,3}}?[\s-]+{_CURRENCY}\b|"
+                  rf"\b{_CURRENCY}\s+\d|\ba {_CURRENCY}\b(?! of\b)", re.IGNORECASE)
 _DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b{MONTH}\b")
 _DAY_OF_MONTH = re.compile(rf"\b{MONTH}\s+\d{{1,2}}\b|\b\d{{1,2}}\s+{MONTH}\b")  # "June 26", "26 June": a date, not a count
 # the number of a note or of a part of a text ("Article 4", "Article 58-10"): it names, it does not count
@@ -493,7 +498,7 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
                 missing.append(" or ".join(year + decade for year, decade in years))
         if _SHARE_QUESTION.search(part) and not _SHARE.search(quoted):
             missing.append("a share")
-        if _SUM_QUESTION.search(part) and not _SUM.search(quoted):
+        if _SUM_QUESTION.search(part) and not _SUM.search(_without_dates(quoted)):
             missing.append("a sum of money")
     return missing
 

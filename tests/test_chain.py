@@ -442,6 +442,12 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How many yen did the land tax bring in during 1880?", ["In 1880 it brought in 42 million yen."]) == []
     assert missing_details("How many gold marks did Germany pay?", ["Germany paid some 8 billion gold marks."]) == []
     assert missing_details("What price did nutmeg fetch?", ["It fetched a high price per pound, 60 a bale."]) == ["a sum of money"]
+    assert missing_details("How many yen did the tax bring in during 1880?", ["In 1880 the yen value of it fell by half."]) \
+        == ["a sum of money"]  # a year that dates something, or a share, is no sum
+    for sum_written in ("132 billion pre-war gold marks", "100 million U.S. dollars", "rupees 2,000", "9½d a pound"):
+        assert missing_details("What wage did a navvy earn in 1846?", [f"In 1846 it was {sum_written}."]) == [], sum_written
+    assert missing_details("What fare did third-class passengers pay?", ["They paid a penny a mile."]) == []
+    assert missing_details("How many pounds of cotton came in 1846?", ["In 1846 some 400 million lb came."]) == []  # a weight
     assert missing_details("How many of the 12 engines failed?", ["Of the 12 engines, most failed."]) == ["a figure"]
     # a note number glued to a word, or the day of a date, is not the count asked for
     assert missing_details("How many engineers stood trial at Shakhty?", ["The trial at Shakhty10 began it."]) == ["a figure"]
