@@ -532,14 +532,16 @@ def compose(picked: list[tuple[int, str]], passages: list[ScoredPassage]) -> Dra
         doc = passages[number - 1].passage.doc
         marker = f"{{{{Q{n}}}}}"
         quotes.append(DraftQuote(text=sentence, passage=number, marker=marker))
-        who = " and ".join(author_surnames(doc.author)) or doc.short_title()
+        authors = author_surnames(doc.author)
+        who = " and ".join(authors) or doc.short_title()
         year = f" ({doc.year})" if doc.year else ""
+        verb = "write" if len(authors) > 1 else "writes"
         if n == 1:
             lead = f"According to {who}{year}:"
         elif doc.file == last_doc:
-            lead = f"{who} also writes:" if n % 2 == 0 else "Elsewhere in the same work:"
+            lead = f"{who} also {verb}:" if n % 2 == 0 else "Elsewhere in the same work:"
         else:
-            lead = f"{who}{year}, for their part, writes:" if " and " in who else f"{who}{year} writes:"
+            lead = f"{who}{year} {verb}:"
         lines.append(f"{lead} {marker}")
         last_doc = doc.file
     return Draft(text="\n\n".join(lines), quotes=quotes)

@@ -411,6 +411,22 @@ def test_a_figure_given_for_another_year_does_not_answer(small_engine, mode):
     assert "Closest material" in near_miss.text
 
 
+def test_quotations_are_introduced_by_their_authors_in_the_right_number():
+    from rag.extractive import compose
+    from rag.types import DocumentInfo, Passage, ScoredPassage
+
+    def passage(file: str, author: str) -> ScoredPassage:
+        doc = DocumentInfo(doc_id=file, file=file, title="A work", author=author, year=1993)
+        return ScoredPassage(passage=Passage(passage_id=file, doc=doc, start=0, end=10, line_start=1, line_end=1,
+                                             text="Some text."), score=1.0)
+
+    two, one = passage("a.txt", "Lewis Siegelbaum and Ronald Grigor Suny"), passage("b.txt", "Charles Bettelheim")
+    text = compose([(1, "First."), (1, "Second."), (2, "Third."), (1, "Fourth.")], [two, one]).text
+    leads = [line.split(" {{")[0] for line in text.split("\n\n")]
+    assert leads == ["According to Siegelbaum and Suny (1993):", "Siegelbaum and Suny also write:", "Bettelheim (1993) writes:",
+                     "Siegelbaum and Suny (1993) write:"]
+
+
 def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     from rag.extractive import missing_details
 
