@@ -29,6 +29,7 @@ from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
 from rag.lexical import stem
+from rag.numbers import CARDINAL_WORDS
 from rag.reader import Reader, Scores
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
@@ -431,8 +432,7 @@ _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:and where )?(?:was
                             r"(?:in |on )?(?:what|which) (?:exact )?(?:year|date|day|month))\b", re.IGNORECASE)
 # a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure. A cardinal is a figure that can
 # count money or things ("6,424,588", "forty", "millions"); the others are shares and multiples ("half", "twofold")
-_CARDINAL = (r"(?<!\w)(?<!\d[.,])\d+(?:[.,]\d+)*|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
-             r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozen)\b")
+_CARDINAL = rf"(?<!\w)(?<!\d[.,])\d+(?:[.,]\d+)*|\b{CARDINAL_WORDS}\b"
 _NUMBER = re.compile(rf"{_CARDINAL}|\b(?:half|halved|thirds?|quarters?|fifth|tenth|twice|double[d]?|trebled|tripled|\w+fold|"
                      rf"per ?cent)\b", re.IGNORECASE)
 # a figure of a kind: a share ("what share of ...", "at what rate of interest") is given in per cent or as a fraction,

@@ -118,10 +118,12 @@ def same_day_other_years(claim: str, source: str, year: str, paragraph: str = ""
     return sorted({y for day, month, y in day_dates(source) if (day, month) in days and y not in claimed})
 
 
-_NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-                          r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-                          r"hundreds?|thousands?|millions?|billions?|dozens?|second|third|fourth|fifth|sixth|"
-                          r"seventh|eighth|ninth|tenth)\b", re.IGNORECASE)
+# the numbers that count, written in words ("fourteen", "forty", "millions", "a dozen")
+CARDINAL_WORDS = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+                  r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
+                  r"thousands?|millions?|billions?|dozens?)")
+_NUMBER_WORD = re.compile(rf"\b(?:{CARDINAL_WORDS}|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b",
+                          re.IGNORECASE)
 
 
 def number_words(text: str) -> set[str]:

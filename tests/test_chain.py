@@ -486,6 +486,10 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("How much did it cost?", ["It cost 1500 roubles in 1930."]) == []
     assert missing_details("How long was the new line?", ["A section 40 miles long was opened."]) == []
     assert missing_details("How many miles of line were opened?", ["A section 40 miles long was opened."]) == []
+    # any count written in words, the teens too
+    for count in ("Fourteen", "Seventeen", "Dozens of"):
+        assert missing_details("How many delegates abstained?", [f"{count} delegates abstained."]) == [], count
+    assert missing_details("How much did the line cost?", ["The line cost eighteen thousand roubles."]) == []
     # a duration counts time, not what the question counts; a question about time is answered by one
     assert missing_details("How many delegates attended the congress of January 1925?",
                            ["Nine months after the party congress, in January 1925, Zinoviev spoke at it."]) == ["a figure"]
