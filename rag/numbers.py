@@ -118,7 +118,8 @@ def same_day_other_years(claim: str, source: str, year: str, paragraph: str = ""
     return sorted({y for day, month, y in day_dates(source) if (day, month) in days and y not in claimed})
 
 
-# the numbers that count, written in words ("fourteen", "forty", "millions", "a dozen")
+# the numbers that count, written in words ("fourteen", "forty", "millions", "a dozen"): a group for a pattern, which
+# adds the word boundaries and re.IGNORECASE
 CARDINAL_WORDS = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
                   r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
                   r"thousands?|millions?|billions?|dozens?)")
