@@ -474,8 +474,9 @@ def _without_dates(text: str) -> str:
 
 _TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?)"
 # a figure with a unit of time ("nine months after", "a seven-day week", "six full-time days"): a duration, which counts
-# time, not the delegates or convictions a "how many" question asks for
-_DURATION = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]+[\w-]+)?[\s-]+{_TIME_UNIT}\b", re.IGNORECASE)
+# time, not the delegates or convictions a "how many" question asks for. The runs are bounded: unbounded, a number before
+# a long rule of dashes took seconds to reject
+_DURATION = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]{{1,3}}[\w-]{{1,30}})?[\s-]{{1,3}}{_TIME_UNIT}\b", re.IGNORECASE)
 _COUNTS_TIME = re.compile(rf"\bhow (?:many|much) (?:\w+ )?{_TIME_UNIT}\b|\bhow much (?:\w+ )?(?:time|notice|warning)\b",
                           re.IGNORECASE)
 
