@@ -231,3 +231,18 @@ def test_unreadable_eval_file_is_one_clear_error(command, tmp_path, small_index_
     missing = tmp_path / "missing.jsonl"
     assert main(["eval", command, "--eval", str(missing), "--index", str(small_index_dir)]) == 1
     assert "cannot read the eval file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("check", [
+    # a number before a rule of dashes (OCR'd tables have them) sent the figure check's duration pattern into
+    # backtracking that ran for minutes
+    ("from rag.extractive import missing_details\n"
+     "for rule in ('1 ' + '-' * 20_000, 'one-' * 5_000):\n"
+     "    assert missing_details('How many delegates came?', [rule]) == [], rule[:12]\n"),
+    # so did a long line of spaces (a PDF's layout) the search for running heads at ingest
+    ("from rag.structure import find_running_heads\n"
+     "assert find_running_heads('Title line\\n' + ' ' * 20_000 + 'x\\n') == []\n"),
+], ids=["rule of dashes", "line of spaces"])
+def test_pathological_text_is_read_at_once(check):
+    """Run apart, so that a stall is killed and fails: 30 s is a hang guard, not a timing (each takes milliseconds)."""
+    subprocess.run([sys.executable, "-c", check], cwd=Path(__file__).resolve().parent.parent, check=True, timeout=30)
