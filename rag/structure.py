@@ -14,7 +14,7 @@ from rag.types import PageStatus
 # "Class Struggles in the USSR 95".
 # OCR sometimes splits the number ("12 7"), so digits may be separated by a space.
 _PAGE_NUMBER = r"(\d(?: ?\d){0,3})"
-_HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*" + _PAGE_NUMBER + r"[ \t]+([^\d\n]{6,70}?)[ \t]*$", re.MULTILINE)
+_HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*+" + _PAGE_NUMBER + r"[ \t]++([^\d\n]{6,70}?)[ \t]*$", re.MULTILINE)
 _HEAD_NUMBER_LAST = re.compile(r"^[ \t]*+([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER + r"[ \t]*$", re.MULTILINE)
 _MIN_HEAD_REPEATS = 3
 

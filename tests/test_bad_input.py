@@ -1,4 +1,5 @@
-"""Ingest of bad files: each one gets a clear line in the summary, the rest is indexed, the exit status says so.
+"""Ingest of bad files: each one gets a clear line in the summary, the rest is indexed, the exit status says so. And
+pathological text (long runs of blanks, dashes or dots) is read at once wherever a pattern reads it.
 
 The files are made here in a tmp folder (no binary junk in the repo). One real `rag ingest` run in a
 subprocess, so a traceback anywhere would show in its output.
@@ -241,8 +242,13 @@ def test_unreadable_eval_file_is_one_clear_error(command, tmp_path, small_index_
      "    assert missing_details('How many delegates came?', [rule]) == [], rule[:12]\n"),
     # so did a long line of spaces (a PDF's layout) the search for running heads at ingest
     ("from rag.structure import find_running_heads\n"
-     "assert find_running_heads('Title line\\n' + ' ' * 20_000 + 'x\\n') == []\n"),
-], ids=["rule of dashes", "line of spaces"])
+     "assert find_running_heads('Title line\\n' + ' ' * 20_000 + 'x\\n') == []\n"
+     "assert find_running_heads('12' + ' ' * 20_000 + '1936 figures\\n') == []\n"),
+    # and an LLM's answer with a long run of blanks after a citation, or a quotation trailing dot leaders
+    ("from rag.llm import parse_llm_answer\n"
+     "assert parse_llm_answer('[P1,' + ' ' * 50_000, 5).text == '[P1,'\n"
+     "assert parse_llm_answer('See \"Contents' + '.' * 48 + 'Index\" [P1]', 5).quotes[0].text.endswith('.Index')\n"),
+], ids=["rule of dashes", "line of spaces", "LLM answer"])
 def test_pathological_text_is_read_at_once(check):
     """Run apart, so that a stall is killed and fails: 30 s is a hang guard, not a timing (each takes milliseconds)."""
     subprocess.run([sys.executable, "-c", check], cwd=Path(__file__).resolve().parent.parent, check=True, timeout=30)
