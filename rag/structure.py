@@ -18,7 +18,7 @@ _HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*+" + _PAGE_NUMBER + r"[ \t]++([^\d\n]{6
 _HEAD_NUMBER_LAST = re.compile(r"^[ \t]*+([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER + r"[ \t]*$", re.MULTILINE)
 _MIN_HEAD_REPEATS = 3
 
-_MD_HEADING = re.compile(r"^[ \t]*#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_MD_HEADING = re.compile(r"^[ \t]*+#{1,6}[ \t]++(.*[^ \t#\n])[ \t#]*$", re.MULTILINE)
 # Book headings: "IV. The banking system", "Part 2.", "Chapter 3", possibly wrapped onto the next lines.
 _BOOK_HEADING = re.compile(
     r"(?:^|\n)[ \t]*\n[ \t]*((?:[IVXL]{1,5}\.|Part[ \t]+\d+\.?|PART[ \t]+[IVX\d]+|Chapter[ \t]+\w+|CHAPTER[ \t]+\w+)"

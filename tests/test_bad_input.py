@@ -243,7 +243,9 @@ def test_unreadable_eval_file_is_one_clear_error(command, tmp_path, small_index_
     # so did a long line of spaces (a PDF's layout) the search for running heads at ingest
     ("from rag.structure import find_running_heads\n"
      "assert find_running_heads('Title line\\n' + ' ' * 20_000 + 'x\\n') == []\n"
-     "assert find_running_heads('12' + ' ' * 20_000 + '1936 figures\\n') == []\n"),
+     "assert find_running_heads('12' + ' ' * 20_000 + '1936 figures\\n') == []\n"
+     "from rag.structure import find_headings\n"
+     "assert find_headings('# A' + ' ' * 200_000 + 'plan\\n') == [(0, 'A plan')]\n"),
     # and an LLM's answer with a long run of blanks after a citation, or a quotation trailing dot leaders
     ("from rag.llm import parse_llm_answer\n"
      "assert parse_llm_answer('[P1,' + ' ' * 50_000, 5).text == '[P1,'\n"
