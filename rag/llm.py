@@ -32,12 +32,12 @@ CONDENSE_FIELDS = frozenset({"history", "question"})
 HISTORY_TURNS = 3  # earlier turns rarely matter for resolving "it" or "they"
 HISTORY_ANSWER_CHARS = 600
 
-# A quotation in straight or curly double quotes, then one or more passage citations: "words" [P3]
+# One or more passage citations: [P3], [P1, P4], [p2; 5] (no two blank runs side by side: on a long run they backtracked)
+_CITES = r"\[\s*P\s*\d+(?:\s*[,;]\s*(?:P\s*)?\d+)*\s*\]"
+# A quotation in straight or curly double quotes, then its citations: "words" [P3]
 _QUOTED_CITED = re.compile(
-    r'(?:"(?P<a>[^"]{1,2000}?)"|\u201c(?P<b>[^\u201d]{1,2000}?)\u201d)\s*\(?(?P<cite>\[\s*P\s*\d+(?:\s*[,;]\s*(?:P\s*)?\d+)*\s*\])\)?',
-    re.IGNORECASE,
-)
-_CITATION = re.compile(r"\(?\[\s*P\s*\d+(?:\s*[,;]\s*(?:P\s*)?\d+)*\s*\]\)?", re.IGNORECASE)
+    rf'(?:"(?P<a>[^"]{{1,2000}}?)"|\u201c(?P<b>[^\u201d]{{1,2000}}?)\u201d)\s*\(?(?P<cite>{_CITES})\)?', re.IGNORECASE)
+_CITATION = re.compile(rf"\(?{_CITES}\)?", re.IGNORECASE)
 _ABSTAIN = re.compile(r"NOT[_ ]IN[_ ]DOCUMENTS", re.IGNORECASE)
 # What only the chain may write: quotation markers and the [1], [2] numbers of verified quotations
 _MARKER_LIKE = re.compile(r"\{\{[^{}]*\}\}|\[\s*\d+\s*\]")

@@ -240,7 +240,7 @@ def test_unreadable_eval_file_is_one_clear_error(command, tmp_path, small_index_
     ("from rag.extractive import missing_details\n"
      "for rule in ('1 ' + '-' * 20_000, 'one-' * 5_000):\n"
      "    assert missing_details('How many delegates came?', [rule]) == [], rule[:12]\n"),
-    # so did a long line of spaces (a PDF's layout) the search for running heads at ingest
+    # so did a long line of spaces (a PDF's layout) the search for running heads and headings at ingest
     ("from rag.structure import find_running_heads\n"
      "assert find_running_heads('Title line\\n' + ' ' * 20_000 + 'x\\n') == []\n"
      "assert find_running_heads('12' + ' ' * 20_000 + '1936 figures\\n') == []\n"
