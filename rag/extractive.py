@@ -380,7 +380,8 @@ def _shares_a_sentence(text: str, other: str) -> bool:
 # a question asking for a reason or a course of events ("why ...", "how did ... respond"), not for a quantity
 _EXPLANATION_QUESTION = re.compile(r"\bwhy\b|\bhow (?:did|does|do|was|were|is|are|has|have|had|could|would|can|should)\b",
                                    re.IGNORECASE)
-_PART_BREAK = re.compile(r"(?<=\?)\s+(?=\S)|,?\s+(?=(?:and|but)\s+(?:how|why|what|when|where|who|whom|which|whether|"
+# a run of blanks is matched from its start only (else each of its blanks started a scan to its end)
+_PART_BREAK = re.compile(r"(?<=\?)\s+(?=\S)|(?:,|(?<!\s))\s+(?=(?:and|but)\s+(?:how|why|what|when|where|who|whom|which|whether|"
                          r"did|does|do|was|were|is|are|has|have|had|can|could|would)\b)", re.IGNORECASE)
 
 

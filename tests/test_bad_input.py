@@ -250,7 +250,12 @@ def test_unreadable_eval_file_is_one_clear_error(command, tmp_path, small_index_
     ("from rag.llm import parse_llm_answer\n"
      "assert parse_llm_answer('[P1,' + ' ' * 50_000, 5).text == '[P1,'\n"
      "assert parse_llm_answer('See \"Contents' + '.' * 48 + 'Index\" [P1]', 5).quotes[0].text.endswith('.Index')\n"),
-], ids=["rule of dashes", "line of spaces", "LLM answer"])
+    # and a question cut into its parts at a long run of blanks (a question is searched with its blanks collapsed, but
+    # the cut is a library function)
+    ("from rag.extractive import question_parts\n"
+     "assert question_parts('When was it built' + ' ' * 100_000 + 'x, and why was it built?') == "
+     "['When was it built' + ' ' * 100_000 + 'x', 'and why was it built?']\n"),
+], ids=["rule of dashes", "line of spaces", "LLM answer", "question parts"])
 def test_pathological_text_is_read_at_once(check):
     """Run apart, so that a stall is killed and fails: 30 s is a hang guard, not a timing (each takes milliseconds)."""
     subprocess.run([sys.executable, "-c", check], cwd=Path(__file__).resolve().parent.parent, check=True, timeout=30)
