@@ -29,7 +29,7 @@ from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
 from rag.lexical import stem
-from rag.numbers import CARDINAL_WORDS
+from rag.numbers import CARDINAL_WORDS, TIME_UNITS, gives_a_share
 from rag.reader import Reader, Scores
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
@@ -441,7 +441,6 @@ _NUMBER = re.compile(rf"{_CARDINAL}|\b(?:half|halved|thirds?|quarters?|fifth|ten
 # currency. Not a bare "what did ... cost": "What did collectivization cost?" may be asked of lives or livestock.
 _SHARE_QUESTION = re.compile(r"\bwhat (?:\w+ )?(?:share|proportion|percentage|fraction) of\b|\brate of interest\b|"
                              r"\binterest rate\b", re.IGNORECASE)
-_SHARE = re.compile(r"%|\bper ?cent|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?|hundredths?)\b", re.IGNORECASE)
 # currencies by their names (words that are also common in other senses, such as "crown" or "real", left out)
 _CURRENCY = (r"(?:pounds?|shillings?|pence|penny|guilders?|florins?|francs?|(?:reichs|renten)?marks?|dollars?|yen|rubles?|"
              r"roubles?|kopecks?|pesos?|lire|liras?|piastres?|kuru[sş]|ak[cç]es?|rupees?|ducats?|thalers?|escudos?|sterling)")
@@ -473,12 +472,11 @@ def _without_dates(text: str) -> str:
     return YEAR.sub(blank, text)
 
 
-_TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?)"
 # a figure with a unit of time ("nine months after", "a seven-day week", "six full-time days"): a duration, which counts
 # time, not the delegates or convictions a "how many" question asks for. The runs are bounded: unbounded, a number before
 # a long rule of dashes took seconds to reject
-_DURATION = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]{{1,3}}[\w-]{{1,30}})?[\s-]{{1,3}}{_TIME_UNIT}\b", re.IGNORECASE)
-_COUNTS_TIME = re.compile(rf"\bhow (?:many|much) (?:\w+ )?{_TIME_UNIT}\b|\bhow much (?:\w+ )?(?:time|notice|warning)\b",
+_DURATION = re.compile(rf"(?:{_NUMBER.pattern})(?:[\s-]{{1,3}}[\w-]{{1,30}})?[\s-]{{1,3}}{TIME_UNITS}\b", re.IGNORECASE)
+_COUNTS_TIME = re.compile(rf"\bhow (?:many|much) (?:\w+ )?{TIME_UNITS}\b|\bhow much (?:\w+ )?(?:time|notice|warning)\b",
                           re.IGNORECASE)
 
 
@@ -498,7 +496,7 @@ def missing_details(question: str, quotations: list[str]) -> list[str]:
             years = YEAR.findall(part)  # of a span ("between 1841 and 1851"), one end may be given as "ten years later"
             if years and not any(re.search(rf"\b{year[:3]}\d" if decade else rf"\b{year}\b", quoted) for year, decade in years):
                 missing.append(" or ".join(year + decade for year, decade in years))
-        if _SHARE_QUESTION.search(part) and not _SHARE.search(quoted):
+        if _SHARE_QUESTION.search(part) and not gives_a_share(quoted):
             missing.append("a share")
         if _SUM_QUESTION.search(part) and not _SUM.search(_without_dates(quoted)):
             missing.append("a sum of money")

@@ -26,31 +26,38 @@ def number_positions(text: str) -> list[tuple[int, int, str]]:
     return figures + [(m.start(), m.end(), _percent(m)) for m in _FRACTION.finditer(text) if _is_share(m, text)]
 
 
+# units of time ("seconds" not among them: "the second" is more often an ordinal)
+TIME_UNITS = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?)"
+_PER_CENT = r"(?:%|\bper ?cent)"  # and "percentage": "the percentage rose from 3.9 to 7.6" gives shares
 # units of time, count or measure: a fraction before one is a quantity ("half a million"); a closed list, so that a
 # fraction before any other word ("half a nation's workforce") stays a share
-_QUANTITY = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?|seconds?|dozens?|hundreds?|" \
-            r"thousands?|millions?|billions?|lakhs?|crores?|tons?|tonnes?|pounds?|miles?|kilomet(?:re|er)s?|yards?|" \
-            r"f(?:oo|ee)t|inch(?:es)?|acres?|hectares?|per ?cent|percent)"
+_QUANTITY = rf"(?:{TIME_UNITS}|seconds?|dozens?|hundreds?|thousands?|millions?|billions?|lakhs?|crores?|tons?|tonnes?|pounds?|" \
+            r"miles?|kilomet(?:re|er)s?|yards?|f(?:oo|ee)t|inch(?:es)?|acres?|hectares?|per ?cent|percent)"
 # a fraction ("half", "a third of", "two-thirds"); not a part of a period ("the first half of 1930", "the last quarter"),
 # a quantity ("half a century", "a quarter of an hour", "half-a-million", "a quarter century", "half of one per cent"),
 # the tail of one ("the first two-thirds") or a whole number's part ("a year and a half" here, "two and a third" in
 # _is_share)
+_NUMERATORS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}  # else one
+_DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5, "sixth": 6, "eighth": 8, "tenth": 10}
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
-                       r"(?<![-\w])(?:(an?|one|two|three|four)[\s-]+)?(half|thirds?|quarters?|fifths?)\b(?<!and a half)"
+                       rf"(?<![-\w])(?:(an?|one|{'|'.join(_NUMERATORS)})[\s-]+)?"
+                       rf"(half|{'|'.join(d + 's?' for d in _DENOMINATORS if d != 'half')})\b(?<!and a half)"
                        rf"(?![\s-]+(?:of[\s-]+)?(?:(?:an?|one)[\s-]+)?{_QUANTITY}\b)", re.IGNORECASE)
 _WHOLE_AND = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+and\s+$", re.IGNORECASE)
 
 
 def _is_share(fraction: re.Match, text: str) -> bool:
-    """A fraction of _FRACTION that gives a share: "half", or a third, a quarter or a fifth with its numerator ("a third
-    of", "two-thirds"); alone, those are ordinals ("the third Five-Year Plan", "the fifth congress") or a district
+    """A fraction of _FRACTION that gives a share: "half", or a third, a quarter, a tenth... with its numerator ("a third
+    of", "nine-tenths"); alone, those are ordinals ("the third Five-Year Plan", "the tenth congress") or a district
     ("living quarters"). Not the part of a whole number ("two and a third", "one and a quarter times")."""
     has_numerator = bool(fraction.group(1)) or fraction.group(2).lower() == "half"
     return has_numerator and not _WHOLE_AND.search(text[: fraction.start()])
 
 
-_NUMERATORS = {"two": 2, "three": 3, "four": 4}
-_DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5}
+def gives_a_share(text: str) -> bool:
+    """True if the text gives a share: a percentage, or a fraction that is one ("half of", "two-thirds"; not "the
+    third plan", "half a million")."""
+    return bool(re.search(_PER_CENT, text, re.IGNORECASE)) or any(_is_share(m, text) for m in _FRACTION.finditer(text))
 
 
 def _percent(fraction: re.Match) -> str:

@@ -449,6 +449,12 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("What did the famine cost Ireland?", ["A million people died."]) == []  # lives, not money
     assert missing_details("What share of the capital came from Leeds?", ["Leeds investors put in 2,000 shares."]) == ["a share"]
     assert missing_details("What share of the capital came from Leeds?", ["Leeds put up a third of it."]) == []
+    assert missing_details("What share of the capital came from Leeds?", ["Leeds put up nine-tenths of it."]) == []
+    assert missing_details("What share of the capital came from Leeds?", ["Its percentage rose from 3.9 to 7.6."]) == []
+    # a share is a fraction of something: a part of a period, an ordinal or a quantity is none
+    for no_share in ("In the first half of 1846 Leeds put up more.", "The third call came from Leeds.",
+                     "Leeds put up half a million."):
+        assert missing_details("What share of the capital came from Leeds?", [no_share]) == ["a share"], no_share
     assert missing_details("At what rate of interest did the state borrow in 1854?", ["It borrowed in 1854."]) == \
         ["a figure", "a share"]  # the year is the question's own, whatever punctuation follows it
     assert missing_details("How much did the line cost?", ["The line cost two million roubles."]) == []
@@ -465,6 +471,9 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("What fare did third-class passengers pay?", ["They paid a penny a mile."]) == []
     assert missing_details("How many pounds of cotton came in 1846?", ["In 1846 some 400 million lb came."]) == []  # a weight
     assert missing_details("How many of the 12 engines failed?", ["Of the 12 engines, most failed."]) == ["a figure"]
+    # a span of time counts time, not the engines asked for
+    assert missing_details("How many engines failed?", ["Two decades later, engines still failed."]) == ["a figure"]
+    assert missing_details("How many decades did the engines run?", ["They ran for two decades."]) == []
     # a note number glued to a word, or the day of a date, is not the count asked for
     assert missing_details("How many engineers stood trial at Shakhty?", ["The trial at Shakhty10 began it."]) == ["a figure"]
     assert missing_details("How many were convicted under the June 1940 decree?", ["A decree of June 26, 1940 was passed."]) \
