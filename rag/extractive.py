@@ -29,7 +29,7 @@ from rag.chunking import split_sentences
 from rag.embed import Embedder
 from rag.generation import Draft, DraftQuote
 from rag.lexical import stem
-from rag.numbers import CARDINAL_WORDS, TIME_UNITS, gives_a_share
+from rag.numbers import CARDINAL_WORDS, FRACTION_WORDS, TIME_UNITS, gives_a_share
 from rag.reader import Reader, Scores
 from rag.retrieve import author_surnames
 from rag.settings import AnswerSettings, calibrated_model
@@ -434,8 +434,8 @@ _DATE_QUESTION = re.compile(r"^\W*(?:(?:and|but) )?(?:when (?:and where )?(?:was
 # a figure; digits glued to a word ("at Shakhty10") are a note's number, not a figure. A cardinal is a figure that can
 # count money or things ("6,424,588", "forty", "millions"); the others are shares and multiples ("half", "twofold")
 _CARDINAL = rf"(?<!\w)(?<!\d[.,])\d+(?:[.,]\d+)*|\b{CARDINAL_WORDS}\b"
-_NUMBER = re.compile(rf"{_CARDINAL}|\b(?:half|halved|thirds?|quarters?|fifth|tenth|twice|double[d]?|trebled|tripled|\w+fold|"
-                     rf"per ?cent)\b", re.IGNORECASE)
+_NUMBER = re.compile(rf"{_CARDINAL}|\b(?:{FRACTION_WORDS}|halved|twice|double[d]?|trebled|tripled|\w+fold|per ?cent)\b",
+                     re.IGNORECASE)
 # a figure of a kind: a share ("what share of ...", "at what rate of interest") is given in per cent or as a fraction,
 # a sum ("how much money", "what price", "how much did ... cost", "what did ... cost to build", "what wage") in a
 # currency. Not a bare "what did ... cost": "What did collectivization cost?" may be asked of lives or livestock.

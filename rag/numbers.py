@@ -28,7 +28,9 @@ def number_positions(text: str) -> list[tuple[int, int, str]]:
 
 # units of time ("seconds" not among them: "the second" is more often an ordinal)
 TIME_UNITS = r"(?:centur(?:y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?)"
-_PER_CENT = r"(?:%|\bper ?cent)"  # and "percentage": "the percentage rose from 3.9 to 7.6" gives shares
+# "per cent", "percent" and, with no word boundary after it, "percentage" ("the percentage rose from 3.9 to 7.6" gives
+# shares); not "per century" or "per centimetre"
+_PER_CENT = re.compile(r"%|\bper ?cent(?!ur|im)", re.IGNORECASE)
 # units of time, count or measure: a fraction before one is a quantity ("half a million"); a closed list, so that a
 # fraction before any other word ("half a nation's workforce") stays a share
 _QUANTITY = rf"(?:{TIME_UNITS}|seconds?|dozens?|hundreds?|thousands?|millions?|billions?|lakhs?|crores?|tons?|tonnes?|pounds?|" \
@@ -39,9 +41,9 @@ _QUANTITY = rf"(?:{TIME_UNITS}|seconds?|dozens?|hundreds?|thousands?|millions?|b
 # _is_share)
 _NUMERATORS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}  # else one
 _DENOMINATORS = {"half": 2, "third": 3, "quarter": 4, "fifth": 5, "sixth": 6, "eighth": 8, "tenth": 10}
+FRACTION_WORDS = "half|" + "|".join(d + "s?" for d in _DENOMINATORS if d != "half")  # "half", "thirds?", ...
 _FRACTION = re.compile(r"(?<!first )(?<!second )(?<!third )(?<!last )(?<!latter )(?<!final )(?<!other )"
-                       rf"(?<![-\w])(?:(an?|one|{'|'.join(_NUMERATORS)})[\s-]+)?"
-                       rf"(half|{'|'.join(d + 's?' for d in _DENOMINATORS if d != 'half')})\b(?<!and a half)"
+                       rf"(?<![-\w])(?:(an?|one|{'|'.join(_NUMERATORS)})[\s-]+)?({FRACTION_WORDS})\b(?<!and a half)"
                        rf"(?![\s-]+(?:of[\s-]+)?(?:(?:an?|one)[\s-]+)?{_QUANTITY}\b)", re.IGNORECASE)
 _WHOLE_AND = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+and\s+$", re.IGNORECASE)
 
@@ -49,15 +51,17 @@ _WHOLE_AND = re.compile(r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|
 def _is_share(fraction: re.Match, text: str) -> bool:
     """A fraction of _FRACTION that gives a share: "half", or a third, a quarter, a tenth... with its numerator ("a third
     of", "nine-tenths"); alone, those are ordinals ("the third Five-Year Plan", "the tenth congress") or a district
-    ("living quarters"). Not the part of a whole number ("two and a third", "one and a quarter times")."""
+    ("living quarters"). Not the part of a whole number ("two and a third", "one and a quarter times"), nor more than a
+    whole ("six quarters" of a year)."""
     has_numerator = bool(fraction.group(1)) or fraction.group(2).lower() == "half"
-    return has_numerator and not _WHOLE_AND.search(text[: fraction.start()])
+    whole_and = _WHOLE_AND.search(text[max(0, fraction.start() - 20) : fraction.start()])  # the words just before
+    return has_numerator and not whole_and and float(_percent(fraction)) <= 100
 
 
 def gives_a_share(text: str) -> bool:
     """True if the text gives a share: a percentage, or a fraction that is one ("half of", "two-thirds"; not "the
     third plan", "half a million")."""
-    return bool(re.search(_PER_CENT, text, re.IGNORECASE)) or any(_is_share(m, text) for m in _FRACTION.finditer(text))
+    return bool(_PER_CENT.search(text)) or any(_is_share(m, text) for m in _FRACTION.finditer(text))
 
 
 def _percent(fraction: re.Match) -> str:

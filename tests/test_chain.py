@@ -429,6 +429,7 @@ def test_quotations_are_introduced_by_their_authors_in_the_right_number():
 
 def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     from rag.extractive import missing_details
+    from rag.numbers import gives_a_share
 
     later = ["By 1850 some 6,000 miles of line were open."]
     assert missing_details("How many miles of railway were open in 1847?", later) == ["1847"]
@@ -451,9 +452,11 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("What share of the capital came from Leeds?", ["Leeds put up a third of it."]) == []
     assert missing_details("What share of the capital came from Leeds?", ["Leeds put up nine-tenths of it."]) == []
     assert missing_details("What share of the capital came from Leeds?", ["Its percentage rose from 3.9 to 7.6."]) == []
+    assert missing_details("What share of the capital came from Leeds?", ["Leeds put up a sixth of it."]) == []
+    assert not gives_a_share("Three outbreaks per century.") and gives_a_share("Its percentage fell.")
     # a share is a fraction of something: a part of a period, an ordinal or a quantity is none
     for no_share in ("In the first half of 1846 Leeds put up more.", "The third call came from Leeds.",
-                     "Leeds put up half a million."):
+                     "Leeds put up half a million.", "Leeds put up more for six quarters."):
         assert missing_details("What share of the capital came from Leeds?", [no_share]) == ["a share"], no_share
     assert missing_details("At what rate of interest did the state borrow in 1854?", ["It borrowed in 1854."]) == \
         ["a figure", "a share"]  # the year is the question's own, whatever punctuation follows it

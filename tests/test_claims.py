@@ -390,6 +390,7 @@ def test_an_ordinal_or_a_quantity_is_no_share():
     assert numbers_of("A third of the budget, one-fifth of the land, three quarters of the mills, two-thirds of a "
                       "country's exports and half of an estimated 10 million.") == ["10", "33.3", "20", "75", "66.7", "50"]
     assert numbers_of("Nine-tenths of the peasants and a tenth of the grain, at the tenth congress.") == ["90", "10"]
+    assert numbers_of("Seven eighths of the mills stood idle for five quarters.") == ["87.5"]  # quarters of a year
     assert words_around("A third of the land was sown with wheat.", "33.3") == {"land", "sown", "wheat"}
     assert words_around("Two-thirds of the members were peasants.", "66.7") == {"member", "peasant"}
     assert numbers_of("Two and a third times, one and a quarter, half of one per cent, half-a-dozen, half a pound.") == []
