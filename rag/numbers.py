@@ -7,6 +7,7 @@ whose day and month mark an event. rag.conflicts and rag.claims compare numbers 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from rag.text import MONTH
 
@@ -23,7 +24,7 @@ def number_positions(text: str) -> list[tuple[int, int, str]]:
     """numbers_of with where each stands in the text: (start, end, number), the figures first, then the shares (a
     share's span is all of it: "two-thirds", "a third")."""
     figures = [(m.start(), m.end(), m.group().replace(",", "")) for m in _NUMBER.finditer(text)]
-    return figures + [(m.start(), m.end(), _percent(m)) for m in _FRACTION.finditer(text) if _is_share(m, text)]
+    return figures + [(m.start(), m.end(), _percent(m)) for m in _shares(text)]
 
 
 # units of time ("seconds" not among them: "the second" is more often an ordinal)
@@ -34,7 +35,7 @@ _PER_CENT = re.compile(r"%|\bper ?cent(?!ur|im)", re.IGNORECASE)
 # units of time, count or measure: a fraction before one is a quantity ("half a million"); a closed list, so that a
 # fraction before any other word ("half a nation's workforce") stays a share
 _QUANTITY = rf"(?:{TIME_UNITS}|seconds?|dozens?|hundreds?|thousands?|millions?|billions?|lakhs?|crores?|tons?|tonnes?|pounds?|" \
-            r"miles?|kilomet(?:re|er)s?|yards?|f(?:oo|ee)t|inch(?:es)?|acres?|hectares?|per ?cent|percent)"
+            r"miles?|kilomet(?:re|er)s?|yards?|f(?:oo|ee)t|inch(?:es)?|acres?|hectares?|per ?cent)"
 # a fraction ("half", "a third of", "two-thirds"); not a part of a period ("the first half of 1930", "the last quarter"),
 # a quantity ("half a century", "a quarter of an hour", "half-a-million", "a quarter century", "half of one per cent"),
 # the tail of one ("the first two-thirds") or a whole number's part ("a year and a half" here, "two and a third" in
@@ -55,19 +56,28 @@ def _is_share(fraction: re.Match, text: str) -> bool:
     whole ("six quarters" of a year)."""
     has_numerator = bool(fraction.group(1)) or fraction.group(2).lower() == "half"
     whole_and = _WHOLE_AND.search(text[max(0, fraction.start() - 20) : fraction.start()])  # the words just before
-    return has_numerator and not whole_and and float(_percent(fraction)) <= 100
+    return has_numerator and not whole_and and _share(fraction) <= 100
+
+
+def _shares(text: str) -> Iterator[re.Match]:
+    """The fractions of a text that give shares (_is_share)."""
+    return (m for m in _FRACTION.finditer(text) if _is_share(m, text))
 
 
 def gives_a_share(text: str) -> bool:
     """True if the text gives a share: a percentage, or a fraction that is one ("half of", "two-thirds"; not "the
     third plan", "half a million")."""
-    return bool(_PER_CENT.search(text)) or any(_is_share(m, text) for m in _FRACTION.finditer(text))
+    return bool(_PER_CENT.search(text)) or any(_shares(text))
+
+
+def _share(fraction: re.Match) -> float:
+    """A fraction of _FRACTION in per cent."""
+    numerator = _NUMERATORS.get((fraction.group(1) or "").lower(), 1)
+    return 100 * numerator / _DENOMINATORS[fraction.group(2).lower().removesuffix("s")]
 
 
 def _percent(fraction: re.Match) -> str:
-    numerator = _NUMERATORS.get((fraction.group(1) or "").lower(), 1)
-    share = 100 * numerator / _DENOMINATORS[fraction.group(2).lower().removesuffix("s")]
-    return f"{share:.1f}".removesuffix(".0")
+    return f"{_share(fraction):.1f}".removesuffix(".0")
 
 
 def is_year(n: str) -> bool:
