@@ -84,16 +84,16 @@ def converted_model() -> Path:
 
 
 def use_bfloat16(precision: str) -> bool:
-    """Whether to run the reader in bfloat16: asked for, or (auto) the CPU has native bfloat16 arithmetic, without
-    which bfloat16 is emulated and slower than float32."""
+    """Whether to run the reader in bfloat16: asked for, or (auto) the CPU has native bfloat16 arithmetic (AVX512-BF16
+    or AMX), without which bfloat16 is emulated and slower than float32. Not oneDNN's own check, which also passes on
+    AVX-512 CPUs without it (Skylake to Tiger Lake, many laptops among them), where emulated bfloat16 is several times
+    slower than float32."""
     if precision != "auto":
         return precision == "bfloat16"
     import torch
 
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch build without oneDNN
-        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from rag.chain import answer
 from rag.errors import ModelMissing
 from rag.quotes import locate
-from rag.reader import Reader, _pieces
+from rag.reader import Reader, _pieces, use_bfloat16
 from rag.settings import AnswerSettings, ReaderSettings, Settings
 
 pytestmark = pytest.mark.slow
@@ -208,6 +208,19 @@ def test_a_quotation_across_a_page_break_leaves_the_running_head_out():
     assert found is not None and found.text == "The delegates met at the conference and voted for the plan."
     assert "Class Struggles" in text[found.start : found.end]  # the span in the file runs across the page break
     assert locate("The delegates met at the conClass Struggles in the USSR 13 ference and voted", text) is None
+
+
+@pytest.mark.parametrize(("avx512_bf16", "amx", "expected"), [(False, False, False), (True, False, True), (False, True, True)])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(monkeypatch, avx512_bf16, amx, expected):
+    """An AVX-512 CPU without AVX512-BF16 or AMX (an Ice Lake or Tiger Lake laptop) passes oneDNN's bfloat16 check but
+    only emulates bfloat16, several times slower than float32: auto must choose float32 there."""
+    import torch
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert use_bfloat16("auto") is expected
+    assert use_bfloat16("float32") is False and use_bfloat16("bfloat16") is True
 
 
 def test_loading_in_bfloat16_leaves_the_process_default_dtype_alone(monkeypatch):
