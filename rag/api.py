@@ -17,7 +17,7 @@ from rag.ingest import IngestReport, Progress, ingest, remove_documents
 from rag.loaders import read_metadata_edits, write_metadata_edits
 from rag.reader import Reader
 from rag.rerank import rerank
-from rag.retrieve import Retriever
+from rag.retrieve import Retriever, passages_wanted
 from rag.settings import Settings
 from rag.store import Index, current_generation, load_index
 from rag.types import DocumentInfo, ScoredPassage
@@ -87,7 +87,7 @@ class Engine:
         """Ranked passages for a question (from the newest index generation); with `rerank`, the first ones
         reordered by the reading model (rag.rerank)."""
         self.refresh()
-        k = k or self.settings.retrieval.k
+        k = passages_wanted(k, self.settings.retrieval.k)
         if not rerank:
             return self.retriever.search(question, k)
         found = self.retriever.search(question, max(k, self.settings.retrieval.rerank_depth))

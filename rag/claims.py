@@ -273,6 +273,9 @@ def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimRes
     if not isinstance(claim, str) or not claim.strip():
         raise BadInput("the claim is empty; type a statement to check against the documents")
     claim = clean_question(claim, settings.retrieval.max_question_chars)
+    if claim.rstrip(" \"')\u201d\u2019]").endswith(("?", "\uff1f", "\u061f")):  # judged as a claim, a question reads as refuted or unfounded
+        raise BadInput("this is a question, not a claim: state what you want checked (\"The reform was adopted in May "
+                       "1957.\"), or ask the question in the chat")
     core, passages, units = gather(engine, claim)
     result = judge_extractive(engine, claim, passages, units, core)
     if chat_model is None and settings.answer.generator == "extractive":

@@ -11,10 +11,10 @@ Two modes (settings.answer.mode):
 
 In both modes a quotation that answers a why or how question runs on to the next sentence, which usually gives the
 reason (quotation_for), and the answer declines when the question names something the documents never mention
-(unknown_names), or when the chosen quotations lack what it asks for: a date, a figure, a share or a sum of money,
-the year of a figure (missing_details). Where it asks for one of these and the sentences chosen give it, those
-that give it are quoted first and lead (ExtractiveGenerator._choose, _select_fast); whether to answer is still
-judged on the first choice.
+(unknown_names) or shares no word but its stop words with them (shared_words), or when the chosen quotations lack what
+it asks for: a date, a figure, a share or a sum of money, the year of a figure (missing_details). Where it asks for
+one of these and the sentences chosen give it, those that give it are quoted first and lead
+(ExtractiveGenerator._choose, _select_fast); whether to answer is still judged on the first choice.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ class ExtractiveGenerator:
         return ExtractiveGenerator(self.embedder, self.settings, self.vocabulary, None, self.index)
 
     def draft(self, question: str, passages: list[ScoredPassage]) -> Draft:
-        if self.vocabulary is not None and unknown_names(question, self.vocabulary):
+        if self.vocabulary is not None and (unknown_names(question, self.vocabulary)
+                                            or not shared_words(question, self.vocabulary)):
             return Draft(text="", abstained=True)  # the question is about someone or something the documents never mention
         reading = self._reading()
         picked, evidence = self.select(question, passages, reading)
@@ -418,10 +419,22 @@ def _starts_mid_sentence(text: str) -> bool:
     return first.islower()
 
 
+# a word, in any alphabet ("Gällivare", "совнархоз"): letters only, as document_vocabulary reads the documents
+_WORD = r"[^\W\d_]+"
+
+
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
     """Capitalized names in the question (not sentence-initial) that occur nowhere in the documents."""
-    names = re.findall(r"(?<![.?!:]\s)(?<!^)\b([A-Z][A-Za-z]+(?:-[A-Za-z]+)*)", question.strip())
-    return [n for n in names if len(n) >= 3 and not set(n.lower().split("-")) <= vocabulary]
+    names = re.findall(rf"(?<![.?!:]\s)(?<!^)\b({_WORD}(?:-{_WORD})*)", question.strip())
+    return [n for n in names if n[0].isupper() and len(n) >= 3 and not set(n.lower().split("-")) <= vocabulary]
+
+
+def shared_words(question: str, vocabulary: set[str]) -> set[str]:
+    """The question's words, stop words aside, that occur in the documents. None: the question is made of stop words,
+    signs or emoji, or is in another language or script, and whatever passages the searches return (they always
+    return their nearest) do not answer it."""
+    words = {w for w in re.findall(_WORD, question.lower()) if w not in STOP_WORDS and len(w) > 1}
+    return words & vocabulary
 
 
 # a question asking for a figure ("how many ...", "by how much ...", "how large were ...", not "how large a role ...",
@@ -518,10 +531,10 @@ def _figures(text: str, durations: bool = True) -> set[str]:
 
 
 def document_vocabulary(texts) -> set[str]:
-    """Lower-case words of the documents, for unknown_names."""
+    """Lower-case words of the documents, in any alphabet, for unknown_names and shared_words."""
     words: set[str] = set()
     for text in texts:
-        words.update(re.findall(r"[a-z]+", text.lower()))
+        words.update(re.findall(_WORD, text.lower()))
     return words
 
 

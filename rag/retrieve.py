@@ -18,16 +18,29 @@ from rag.store import REBUILD_HINT, Index
 from rag.text import STOP_WORDS
 from rag.types import Passage, ScoredPassage
 
+_TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-?]{0,32}[ -/]{0,8}[@-~]")  # an ANSI control sequence, bounded
+
 
 def clean_question(question: str, max_chars: int) -> str:
-    """A question fit for search: control characters removed, whitespace collapsed, length bounded."""
+    """A question fit for search: terminal escape sequences and control characters removed, whitespace collapsed,
+    length bounded."""
     if not isinstance(question, str):
         raise BadInput("the question must be text")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    text = _TERMINAL_ESCAPE.sub(" ", question)  # pasted from a terminal: "\x1b[31m" is colour, not words
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = " ".join(text.split())
     if not text:
         raise BadInput("the question is empty; type a question about the documents")
     return text[:max_chars]
+
+
+def passages_wanted(k: int | None, default: int) -> int:
+    """How many passages a search returns: k, or the default where k is None."""
+    if k is None:
+        return default
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise BadInput(f"the number of passages to return must be a whole number of at least 1, not {k!r}")
+    return k
 
 
 @functools.cache
@@ -72,7 +85,7 @@ class Retriever:
     def search(self, question: str, k: int | None = None) -> list[ScoredPassage]:
         """The k best distinct passages for a question, best first."""
         s = self.settings
-        k = k or s.k
+        k = passages_wanted(k, s.k)
         query = clean_question(question, s.max_question_chars)
         if not self.index.passages:
             return []

@@ -8,7 +8,9 @@ from rag.chain import answer
 from rag.claims import verify_claim
 from rag.cli import main
 from rag.errors import BadInput
+from rag.extractive import document_vocabulary, shared_words, unknown_names
 from rag.quotes import text_at
+from rag.retrieve import clean_question
 
 EMPTY = {
     "empty": "",
@@ -68,7 +70,8 @@ def test_odd_questions_get_a_bounded_answer(name, small_engine):
 
 @pytest.mark.parametrize("name", sorted(ODD))
 def test_odd_claims_get_a_verdict(name, small_engine):
-    result = verify_claim(small_engine, ODD[name])
+    claim = ODD[name].translate(str.maketrans("?\uff1f\u061f", "...")) + "."  # stated, not asked
+    result = verify_claim(small_engine, claim)
     assert result.verdict in ("supported", "refuted", "not_in_corpus")
     assert_quotes_verified(small_engine, result.quotes)
 
@@ -85,3 +88,48 @@ def test_empty_question_on_the_command_line(command, small_index_dir, shared_emb
     err = capsys.readouterr().err
     assert status == 1
     assert err.strip() == "error: the question is empty; type a question about the documents"
+
+
+@pytest.mark.parametrize("question", ["the of and is", "?!?... ;;", "\U0001f69c\U0001f69c\U0001f69c", "1927?",
+                                      "Когда была реформа?"])
+def test_a_question_sharing_no_word_with_the_documents_is_declined(question, small_engine):
+    """Stop words, signs, emoji or another script: the searches still return their nearest passages, which do not
+    answer it."""
+    result = answer(small_engine, question)
+    assert result.abstained and not result.quotes
+
+
+def test_words_in_any_alphabet_are_the_documents_words():
+    """A corpus in another alphabet is read in its own words: its questions are not declined for want of them."""
+    vocabulary = document_vocabulary(["Совнархоз был создан в 1957 году. The line reached Gällivare."])
+    question = "Когда был создан Совнархоз?"
+    assert shared_words(question, vocabulary) == {"был", "создан", "совнархоз"}
+    assert unknown_names(question, vocabulary) == []
+    assert unknown_names("When did the line reach Gällivare and Malmö?", vocabulary) == ["Malmö"]
+
+
+@pytest.mark.parametrize("claim", ["When was the plan adopted?", "Was the plan adopted in 1929 ?\u201d",
+                                   "\u9762\u5305\u4ef7\u683c\uff1f"])
+def test_a_question_is_not_judged_as_a_claim(claim, small_engine):
+    """Judged as a claim, a question read as refuted ("refuted 95%") or unfounded."""
+    with pytest.raises(BadInput, match="is a question, not a claim"):
+        verify_claim(small_engine, claim)
+
+
+@pytest.mark.parametrize("k", [0, -5, 2.5, True, "3"])
+def test_a_search_for_no_or_a_negative_number_of_passages_is_refused(k, small_engine):
+    with pytest.raises(BadInput, match="at least 1"):
+        small_engine.search("What happened to bread prices?", k)
+
+
+def test_terminal_escape_sequences_are_not_searched():
+    assert clean_question("What was\x01 the \x1b[31mNEP\x1b[0m?", 100) == "What was the NEP ?"
+
+
+def test_a_long_question_says_how_much_of_it_was_searched(small_index_dir, shared_embedder, capsys, monkeypatch):
+    monkeypatch.setenv("RAG_ANSWER__MODE", "fast")
+    question = "What happened to bread prices in the villages? " * 200
+    assert main(["ask", question, "--index", str(small_index_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"(a long question: its first 2,000 of {len(question.strip()):,} characters were searched)")
+    assert len(out.splitlines()[0]) < 100

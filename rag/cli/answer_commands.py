@@ -103,8 +103,12 @@ def reply(engine: Engine, question: str, history: History, settings, as_json: bo
             result = piece
         else:
             print(piece, end="", file=sys.stderr, flush=True)  # live tokens; the verified answer follows
-    if result.standalone_question != " ".join(question.split()):
-        print(f"(searched as: {result.standalone_question})")
+    asked, searched = " ".join(question.split()), result.standalone_question
+    if len(asked) > settings.retrieval.max_question_chars and asked.startswith(searched):  # cut, not reworded
+        print(f"(a long question: its first {settings.retrieval.max_question_chars:,} of {len(asked):,} characters "
+              "were searched)")
+    elif searched != asked:
+        print(f"(searched as: {searched})")
     print(format_answer(result), flush=True)
     return result
 
