@@ -9,6 +9,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 PageStatus = Literal["marked", "estimated", "unknown"]
+# files whose offsets and lines count the text extracted from them (rag.loaders), not their markup or bytes
+EXTRACTED_SUFFIXES = (".html", ".htm", ".pdf")
+
+
+def span_label(file: str, start: int, end: int, lines: str = "") -> str:
+    """Where a span of a document is, for people: the file, the lines if given, the characters; for an HTML or PDF
+    file, that these count its extracted text (character 33 of a page's text is not character 33 of its HTML)."""
+    extracted = ", extracted text" if file.lower().endswith(EXTRACTED_SUFFIXES) else ""
+    return f"{file}{extracted}, {lines} (chars {start}-{end})" if lines else f"{file}{extracted}, chars {start}-{end}"
 
 
 class DocumentInfo(BaseModel):
@@ -46,7 +55,7 @@ class Passage(BaseModel):
     def location(self) -> str:
         """Where to find the passage in the file, for people."""
         lines = f"lines {self.line_start}-{self.line_end}" if self.line_end != self.line_start else f"line {self.line_start}"
-        return f"{self.doc.file}, {lines} (chars {self.start}-{self.end})"
+        return span_label(self.doc.file, self.start, self.end, lines)
 
     @property
     def page_label(self) -> str:

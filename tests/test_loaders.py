@@ -69,6 +69,15 @@ def test_html_passages_cite_the_title(small_engine):
     assert not any("hacked" in p.text or "color: red" in p.text for p in passages)
 
 
+def test_an_html_passage_says_its_offsets_count_the_extracted_text(small_engine):
+    """Character 33 of a page's text is not character 33 of its HTML: a citation that gave it bare sent readers to
+    the page's markup."""
+    html = passages_of(small_engine, "bread.html")[0]
+    assert html.location.startswith("bread.html, extracted text, line")
+    plain = next(p for p in small_engine.index.passages if p.doc.file.endswith(".txt"))
+    assert plain.location.startswith(f"{plain.doc.file}, line") and "extracted" not in plain.location
+
+
 def test_html_headings_are_the_sections_of_what_follows_them(tmp_path):
     """<h2>The tariff of 1818</h2> names the section of the paragraphs after it, as "## The tariff of 1818" does in
     Markdown: a passage is cited by it, and a claim check reads the sentence with it."""

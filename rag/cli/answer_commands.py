@@ -14,7 +14,7 @@ from rag.cli import add_index_option
 from rag.display import readable
 from rag.errors import BadInput, RagError
 from rag.evaluation import load_items
-from rag.types import Answer
+from rag.types import Answer, span_label
 
 GENERATORS = ["extractive", "openai", "ollama", "llamacpp"]
 
@@ -50,7 +50,7 @@ def format_answer(result: Answer) -> str:
     keeps the verbatim quotations), then numbered references."""
     lines = [readable(result.text), ""]
     for n, q in enumerate(result.quotes, start=1):
-        lines.append(f"[{n}] {q.citation}; {q.doc}, chars {q.start}-{q.end}")
+        lines.append(f"[{n}] {q.citation}; {span_label(q.doc, q.start, q.end)}")
     return "\n".join(lines).rstrip()
 
 

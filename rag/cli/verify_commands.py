@@ -15,6 +15,7 @@ from rag.display import readable
 from rag.errors import BadInput
 from rag.evaluation import load_items
 from rag.settings import AnswerSettings
+from rag.types import span_label
 
 GENERATORS = get_args(AnswerSettings.model_fields["generator"].annotation)
 
@@ -65,7 +66,7 @@ def format_result(result: ClaimResult, width: int = 100) -> str:
     lines = [f"verdict: {result.verdict.replace('_', ' ').upper()}", f"reason: {readable(result.reason)}"]
     for n, q in enumerate(result.quotes, start=1):  # as people read them; --json keeps them verbatim
         lines.append(textwrap.fill(f"[{n}] \u201c{readable(q.text)}\u201d", width, subsequent_indent="    "))
-        lines.append(f"    \u2014 {q.citation} ({q.doc}, chars {q.start}-{q.end})")
+        lines.append(f"    \u2014 {q.citation} ({span_label(q.doc, q.start, q.end)})")
     if result.conflicts:
         half = (width - 7) // 2
         lines.append(f"\n  {'the claim says':<{half}} | the source says")

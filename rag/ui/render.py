@@ -16,7 +16,7 @@ from rag.display import highlighted_html, markdown_literal, readable
 from rag.quotes import passage_at
 from rag.retrieve import author_surnames
 from rag.text import line_of, line_starts
-from rag.types import Answer, DocumentInfo, Passage, Quote, ScoredPassage
+from rag.types import Answer, DocumentInfo, Passage, Quote, ScoredPassage, span_label
 
 CONTEXT_CHARS = 700  # characters of surrounding text shown on each side of a quotation
 SECTION_CHARS = 50  # a longer section heading is cut in labels
@@ -179,7 +179,7 @@ def source_html(engine: Engine | None, answer: Answer | None, choice: str | None
         return "<p class='rag-hint'>No sources for this answer.</p>"
     if not in_index(engine, file):
         return f"<div class='rag-cite'>{esc(head)}</div><p class='rag-hint'>This document is no longer in the library.</p>"
-    loc = f"{file}, {lines_label(engine, file, start, end)} (chars {start}-{end})"
+    loc = span_label(file, start, end, lines_label(engine, file, start, end))
     return (f"<div class='rag-cite'>{esc(head)}</div><div class='rag-loc'>{esc(loc)}</div>"
             + context_html(engine, file, start, end))
 
