@@ -256,6 +256,9 @@ def finish(engine: Engine, question: str, standalone: str, passages: list[Scored
         quotes = []
     elif dropped:
         text += f"\n\n*{dropped} quotation(s) could not be verified in the cited sources and were removed.*"
+    if changed := engine.index.changed_sources(q.doc for q in quotes):
+        text += (f"\n\n*{', '.join(changed)} changed after it was indexed: the quotations are verbatim from the indexed "
+                 "text, and their places may have moved in the file; run `rag ingest` again to update.*")
     return Answer(question=question, standalone_question=standalone, text=text, quotes=quotes, passages=passages,
                   abstained=abstained, dropped_quotes=dropped, generator=generator_name)
 

@@ -23,6 +23,7 @@ Embedder.embed_with_spans), so it is made in the same model run as the passage's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +108,17 @@ class Index:
         if file not in self.texts:
             raise IndexCorrupt(f"document {file!r} is not in the index at {self.root}")
         return self.texts[file]
+
+    def changed_sources(self, files: Iterable[str]) -> list[str]:
+        """Of these indexed documents, those whose source file is no longer as it was indexed (edited, replaced or
+        gone): their citations' lines and characters count the indexed text, which that file no longer holds. A file
+        is hashed again only when its size or modification time changes."""
+        changed = []
+        for file in dict.fromkeys(files):
+            entry = self.manifest.get("files", {}).get(file, {})
+            if entry.get("source") and _source_digest(entry["source"]) != entry.get("sha256"):
+                changed.append(file)
+        return changed
 
     def passages_of(self, file: str) -> list[Passage]:
         return [p for p in self.passages if p.doc.file == file]
@@ -291,6 +304,23 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
+
+
+def _source_digest(source: str) -> str | None:
+    """The SHA-256 of a source file as it is now, None if it cannot be read."""
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return None
+    return _digest_of(source, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest_of(source: str, size: int, mtime_ns: int) -> str | None:
+    try:
+        return _sha256(Path(source))
+    except OSError:
+        return None
 
 
 def _sha256(path: Path) -> str:

@@ -239,6 +239,29 @@ def test_incremental_ingest(docs, tmp_path, embedder):
     assert {s.file for s in final.sentences} == set(final.manifest["files"])
 
 
+def test_an_answer_says_when_a_cited_file_changed_after_indexing(docs, tmp_path, embedder):
+    """Quotations are verified against the indexed text; once the file is edited, its lines and characters may no
+    longer be where the citation says, and the answer says so."""
+    from rag.api import Engine
+    from rag.chain import answer
+
+    settings = Settings(index_dir=tmp_path / "index")
+    settings.answer.mode = "fast"
+    ingest([docs], settings, settings.index_dir, embedder)
+    engine = Engine(settings, embedder=embedder)
+    question = "When was the State Planning Commission created and what did it replace?"
+    before = answer(engine, question)
+    assert before.quotes[0].doc == "planning.md" and "changed after it was indexed" not in before.text
+    source = docs / "planning.md"
+    source.write_text("A line added at the top.\n" + source.read_text(encoding="utf-8"), encoding="utf-8")
+    after = answer(engine, question)
+    assert after.quotes == before.quotes  # still verbatim from the indexed text
+    assert "planning.md changed after it was indexed" in after.text
+    assert engine.index.changed_sources(["planning.md", "ocr_book.txt"]) == ["planning.md"]
+    source.unlink()
+    assert engine.index.changed_sources(["planning.md"]) == ["planning.md"]
+
+
 def test_folder_sidecars_are_not_documents(tmp_path):
     """A corpus folder's catalog.toml and eval items.jsonl are read by other tools, not ingested or reported."""
     for name in ("a.txt", "catalog.toml", "items.jsonl", "notes.docx", ".hidden.txt"):
