@@ -16,7 +16,7 @@ from rag.adapt import adapt_model
 from rag.backends.base import store_for
 from rag.chunking import chunk_document, parse_document
 from rag.embed import Embedder, base_model_path
-from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
+from rag.errors import BadInput, IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
 from rag.loaders import (
     EDITABLE_FIELDS,
     SUPPORTED,
@@ -273,6 +273,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         kept_sentences = {name: (sentences, None) for name, (sentences, _) in kept_sentences.items()}
         report.changed = True
     try:
+        if not kept_files and not old_files:  # an index emptied by removing its documents is written; a new one is not
+            raise _nothing_to_index(paths, report.skipped)
         if report.changed:
             def embed(documents):
                 if pipeline is not None:
@@ -292,6 +294,16 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     if progress:
         progress("done", len(files), len(files))
     return report
+
+
+def _nothing_to_index(paths: Iterable[Path], skipped: list[tuple[str, str]]) -> BadInput:
+    """The error of an ingest that found no document to index and had none indexed before, as one line."""
+    if not skipped:
+        return BadInput(f"nothing to index: no documents in {', '.join(shown(p) for p in paths)} "
+                        "(.txt, .md, .html or .pdf)")
+    path, reason = skipped[0]
+    more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""
+    return BadInput(f"nothing to index: {path}: {reason}{more}")
 
 
 def apply_edits(edits: dict[str, dict], files: dict[str, dict], passages: dict[str, list[Passage]], skip: set[str]) -> bool:

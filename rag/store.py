@@ -30,6 +30,7 @@ import re
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,39 +238,51 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     store = store_for(settings)
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / (gen.name + ".partial")
-    tmp.mkdir()
-    with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(p.model_dump_json() + "\n" for p in passages)
-    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(passages), -1)
-    np.save(tmp / "embeddings.npy", embeddings)
-    # the store is given the generation's final name: a Milvus collection is named after it
-    store_record = store.write(root, gen, passages, embeddings, [embedding_text(p) for p in passages], folder=tmp)
-    with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps([x.file, x.start, x.end, x.text], ensure_ascii=False) + "\n" for x in sentences)
-    np.save(tmp / "sentence_embeddings.npy", np.ascontiguousarray(sentence_embeddings, dtype=np.float32)
-            .reshape(len(sentences), embeddings.shape[1]))
-    (tmp / "texts").mkdir()
-    for name, text in texts.items():
-        (tmp / "texts" / name).write_text(text, encoding="utf-8")
-    if model_dir is not None:
-        # hard links where possible: generations never change, so they can share the model's files
-        shutil.copytree(model_dir, tmp / "model", copy_function=_link_or_copy)
-    # every file, so a damaged BM25 part or document text is caught at load, not at question time
-    checksums = {path.relative_to(tmp).as_posix(): _sha256(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
-    manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
-                "counts": {"files": len(files), "passages": len(passages), "sentences": len(sentences)},
-                "dimension": int(embeddings.shape[1]) if len(passages) else 0,
-                "adaptation": adaptation if model_dir is not None else None, "store": store_record,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    _fsync_tree(tmp)
-    os.rename(tmp, gen)
+    with _removed_on_failure(tmp):
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(p.model_dump_json() + "\n" for p in passages)
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(passages), embeddings.shape[-1])
+        np.save(tmp / "embeddings.npy", embeddings)
+        # the store is given the generation's final name: a Milvus collection is named after it
+        store_record = store.write(root, gen, passages, embeddings, [embedding_text(p) for p in passages], folder=tmp)
+        with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps([x.file, x.start, x.end, x.text], ensure_ascii=False) + "\n" for x in sentences)
+        np.save(tmp / "sentence_embeddings.npy", np.ascontiguousarray(sentence_embeddings, dtype=np.float32)
+                .reshape(len(sentences), embeddings.shape[1]))
+        (tmp / "texts").mkdir()
+        for name, text in texts.items():
+            (tmp / "texts" / name).write_text(text, encoding="utf-8")
+        if model_dir is not None:
+            # hard links where possible: generations never change, so they can share the model's files
+            shutil.copytree(model_dir, tmp / "model", copy_function=_link_or_copy)
+        # every file, so a damaged BM25 part or document text is caught at load, not at question time
+        checksums = {path.relative_to(tmp).as_posix(): _sha256(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
+        manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
+                    "counts": {"files": len(files), "passages": len(passages), "sentences": len(sentences)},
+                    "dimension": int(embeddings.shape[1]) if len(passages) else 0,
+                    "adaptation": adaptation if model_dir is not None else None, "store": store_record,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        _fsync_tree(tmp)
+        os.rename(tmp, gen)
     pointer_tmp = root / f"CURRENT.{uuid.uuid4().hex[:6]}.tmp"
     pointer_tmp.write_text(gen.name)
     os.replace(pointer_tmp, root / "CURRENT")
     _remove_stale(root, keep=gen)
     store.discard(root, keep=gen)
     return gen
+
+
+@contextmanager
+def _removed_on_failure(folder: Path):
+    """Make `folder` for a generation being written, and remove it again if writing fails: a failed write leaves
+    nothing behind (the next write would remove it, but until then it looks like a killed ingest's leftover)."""
+    folder.mkdir()
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _remove_stale(root: Path, keep: Path) -> None:

@@ -13,7 +13,7 @@ from conftest import CORPUS, DATA
 from rag.cli import main as rag_main
 from rag.embed import base_model_path
 from rag.errors import ManifestMismatch
-from rag.ingest import collect_files, ingest
+from rag.ingest import collect_files, ingest, remove_documents
 from rag.settings import ChunkingSettings, Settings
 from rag.store import embedding_text, load_index
 from rag.structure import find_running_heads
@@ -269,6 +269,61 @@ def test_cli_ingest_prints_a_summary(docs, tmp_path, capsys):
     assert "files: 4 in index (0 indexed, 4 unchanged, 0 removed, 1 skipped)" in out
     assert "nothing changed; the index was left as it was" in out
     assert f"skipped: {tmp_path / 'missing'}: no such file or folder" in out
+
+
+@pytest.mark.parametrize("what", ["a missing path", "an empty folder", "a folder of skipped files"])
+def test_ingest_of_nothing_into_a_new_index_is_one_error_line(what, tmp_path, capsys):
+    source = tmp_path / "documents"
+    if what != "a missing path":
+        source.mkdir()
+    if what == "a folder of skipped files":
+        (source / "empty.txt").write_bytes(b"")
+        (source / "notes.docx").write_bytes(b"PK")
+    index_dir = tmp_path / "index"
+    assert rag_main(["ingest", str(source), "--index", str(index_dir)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {"a missing path": f"{source}: no such file or folder",
+                "an empty folder": f"no documents in {source}",
+                "a folder of skipped files": f"{source / 'empty.txt'}: file is empty (and 1 more skipped)"}[what]
+    assert err[-1].startswith(f"error: nothing to index: {expected}"), err
+    assert not index_dir.exists()  # no half-written generation, no empty index
+
+
+def test_an_index_whose_documents_are_all_removed_is_written_empty(docs, tmp_path, embedder):
+    """Ingest and `remove_documents` may empty an index: that is removing documents, not a mistake."""
+    index_dir, folder = tmp_path / "index", tmp_path / "one"
+    settings = Settings(index_dir=index_dir)
+    folder.mkdir()
+    shutil.copy(docs / "planning.md", folder)
+    ingest([folder], settings, index_dir, embedder)
+    (folder / "planning.md").unlink()
+    report = ingest([folder], settings, index_dir, embedder)
+    assert report.removed == ["planning.md"] and report.files == 0 and not report.failed
+    index = load_index(index_dir, settings)
+    assert index.passages == [] and index.manifest["files"] == {} and index.searcher.size == 0
+
+    ingest([DATA / "docs" / "planning.md"], settings, index_dir, embedder)
+    assert remove_documents(["planning.md"], settings, index_dir).removed == ["planning.md"]
+    assert load_index(index_dir, settings).passages == []
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith("gen-")] == [load_index(index_dir, settings).generation.name]
+
+
+def test_a_failed_write_leaves_no_partial_generation(docs, tmp_path, embedder, monkeypatch):
+    import rag.store
+
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir)
+    ingest([docs / "planning.md"], settings, index_dir, embedder)
+    before = load_index(index_dir, settings).generation
+
+    def disk_full(folder):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rag.store, "_fsync_tree", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ingest([docs], settings, index_dir, embedder)
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted(["CURRENT", before.name])
+    assert load_index(index_dir, settings).generation == before
 
 
 def test_metadata_edits_are_applied_at_once_and_survive_re_ingest(docs, tmp_path, embedder):
