@@ -28,7 +28,7 @@ from rag.loaders import (
     with_edits,
 )
 from rag.settings import Settings
-from rag.store import Index, embedding_text, load_index, passage_context, previous_model, write_index
+from rag.store import Index, check_index_folder, embedding_text, load_index, passage_context, previous_model, write_index
 from rag.types import DocumentInfo, Passage, Sentence
 
 Progress = Callable[[str, int, int], None]  # (stage/file, done, total)
@@ -153,6 +153,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     began = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
     report = IngestReport()
+    check_index_folder(index_dir)
     files, report.skipped = collect_files(paths)
     store_for(settings).check(index_dir)
     old = None if rebuild else _previous_index(index_dir, settings)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.backends.base import Searcher, store_for
-from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
+from rag.errors import BadInput, IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
 from rag.settings import Settings
 from rag.types import Passage, Sentence
 
@@ -150,6 +150,18 @@ def current_generation(root: Path) -> Path | None:
     return root / name if name else None
 
 
+def check_index_folder(root: Path) -> None:
+    """Raise BadInput if an index cannot be written at `root` because it, or a folder it would be made in, is a file:
+    an ingest checks before it spends minutes embedding."""
+    for folder in (root, *root.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() and folder == root:
+            raise BadInput(f"{root} is a file, not an index folder")
+        if folder.exists():
+            raise BadInput(f"cannot make the index folder {root}: {folder} is a file")
+
+
 def load_index(root: Path, settings: Settings) -> Index:
     """Load and check an index; raise a RagError naming the problem and the fix."""
     root = Path(root)
@@ -234,6 +246,7 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     model_dir and adaptation: the adapted model the embeddings were made with, and how it was trained.
     """
     root = Path(root)
+    check_index_folder(root)
     root.mkdir(parents=True, exist_ok=True)
     store = store_for(settings)
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"

@@ -289,6 +289,17 @@ def test_ingest_of_nothing_into_a_new_index_is_one_error_line(what, tmp_path, ca
     assert not index_dir.exists()  # no half-written generation, no empty index
 
 
+@pytest.mark.parametrize("index", ["afile", "afile/index"])
+def test_an_index_path_that_is_a_file_is_one_error_line(index, docs, tmp_path, capsys):
+    (tmp_path / "afile").write_text("not an index", encoding="utf-8")
+    assert rag_main(["ingest", str(docs), "--index", str(tmp_path / index)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {"afile": f"error: {tmp_path / 'afile'} is a file, not an index folder",
+                "afile/index": f"error: cannot make the index folder {tmp_path / index}: {tmp_path / 'afile'} is a file"}
+    assert err[-1] == expected[index], err
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "not an index"
+
+
 def test_an_index_whose_documents_are_all_removed_is_written_empty(docs, tmp_path, embedder):
     """Ingest and `remove_documents` may empty an index: that is removing documents, not a mistake."""
     index_dir, folder = tmp_path / "index", tmp_path / "one"
