@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import time
 import uuid
@@ -42,7 +43,24 @@ from rag.settings import Settings
 from rag.types import Passage, Sentence
 
 FORMAT_VERSION = 2  # 2: sentences.jsonl and sentence_embeddings.npy
-REBUILD_HINT = "rebuild it with `rag ingest corpus/ --index {dir} --rebuild`"
+MAX_HINT_FOLDERS = 3  # more source folders than this are not spelled out in a one-line hint
+
+
+def rebuild_hint(root: Path, manifest: dict | None = None) -> str:
+    """How to rebuild the index at `root`: from the folders its manifest says its documents came from (a fixed
+    `corpus/` would rebuild an index of other documents from the wrong ones), else with a placeholder for them."""
+    folders = source_folders(manifest)
+    sources = " ".join(shlex.quote(str(f)) for f in folders) if 0 < len(folders) <= MAX_HINT_FOLDERS else "<your documents>"
+    return f"rebuild it with `rag ingest {sources} --index {shlex.quote(str(root))} --rebuild`"
+
+
+def source_folders(manifest: dict | None) -> list[Path]:
+    """The folders an index's documents were ingested from, as its manifest records their source paths: each
+    document's folder, less those inside another of them. [] when the manifest records none (or is malformed)."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    entries = files.values() if isinstance(files, dict) else []
+    parents = {Path(e["source"]).parent for e in entries if isinstance(e, dict) and isinstance(e.get("source"), str)}
+    return sorted(p for p in parents if not any(p != q and p.is_relative_to(q) for q in parents))
 
 
 def index_fingerprint(settings: Settings) -> dict:
@@ -144,9 +162,9 @@ def current_generation(root: Path) -> Path | None:
     try:
         name = pointer.read_text(encoding="utf-8", errors="replace").strip()
     except OSError as e:
-        raise IndexCorrupt(f"the index pointer {pointer} is unreadable ({e}); {REBUILD_HINT.format(dir=root)}") from e
+        raise IndexCorrupt(f"the index pointer {pointer} is unreadable ({e}); {rebuild_hint(root)}") from e
     if name and not re.fullmatch(r"gen-[\w-]+", name):
-        raise IndexCorrupt(f"the index pointer {pointer} is damaged; {REBUILD_HINT.format(dir=root)}")
+        raise IndexCorrupt(f"the index pointer {pointer} is damaged; {rebuild_hint(root)}")
     return root / name if name else None
 
 
@@ -166,13 +184,14 @@ def load_index(root: Path, settings: Settings) -> Index:
     """Load and check an index; raise a RagError naming the problem and the fix."""
     root = Path(root)
     gen = current_generation(root)
-    hint = REBUILD_HINT.format(dir=root)
+    hint = rebuild_hint(root)
     if gen is None:
         raise IndexNotFound(f"no index at {root}; build it with `rag ingest corpus/ --index {root}`")
     try:
         manifest = json.loads((gen / "manifest.json").read_text())
     except (OSError, ValueError) as e:
         raise IndexCorrupt(f"index manifest at {gen} is missing or unreadable ({e}); {hint}") from e
+    hint = rebuild_hint(root, manifest)
     if not isinstance(manifest, dict) or not {"fingerprint", "files", "checksums", "counts"} <= manifest.keys():
         raise IndexCorrupt(f"index manifest at {gen} is incomplete; {hint}")
     expected = index_fingerprint(settings)
