@@ -120,6 +120,18 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, st
     return files, problems
 
 
+def _indexed_from_elsewhere(entry: dict | None, path: Path, sha256: str) -> str | None:
+    """Why a file must not replace the indexed document of its name (entry, from the manifest), or None. Documents are
+    keyed by file name, so a file with other content from another folder would silently replace that document: it is
+    kept while the file it came from exists. When that file is gone (its folder moved or renamed), this one updates it."""
+    if not entry or entry.get("sha256") == sha256 or not entry.get("source"):
+        return None
+    source = Path(entry["source"])
+    if source == path.resolve() or not source.exists():
+        return None
+    return f"another file named {path.name} is already in the index, from {shown(source)}; rename one of them"
+
+
 def _not_a_file(path: Path) -> str:
     if path.is_symlink():
         return "broken link (its target does not exist)"
@@ -206,6 +218,9 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             continue
         if name in kept_files:
             report.skipped.append((str(path), f"another file named {name} was already ingested in this run"))
+            continue
+        if clash := _indexed_from_elsewhere(old_files.get(name), path, loaded.sha256):
+            report.skipped.append((str(path), clash))
             continue
         seen_hashes[loaded.sha256] = str(path)
         for note in loaded.notes:

@@ -337,6 +337,33 @@ def test_a_failed_write_leaves_no_partial_generation(docs, tmp_path, embedder, m
     assert load_index(index_dir, settings).generation == before
 
 
+def test_a_file_named_like_a_document_from_another_folder_does_not_replace_it(tmp_path, embedder):
+    """Documents are keyed by file name: another folder's notes.md is refused while the indexed one's file exists,
+    and updates it once that file is gone (its folder moved or renamed)."""
+    index_dir, first, second = tmp_path / "index", tmp_path / "first", tmp_path / "second"
+    settings = Settings(index_dir=index_dir)
+    for folder, words in ((first, "The grain quota of 1930 was raised twice."), (second, "Bread queues grew in Leningrad.")):
+        folder.mkdir()
+        (folder / "notes.md").write_text(f"# Notes\n\n{words}\n", encoding="utf-8")
+    ingest([first], settings, index_dir, embedder)
+
+    report = ingest([second], settings, index_dir, embedder)
+    assert report.indexed == [] and report.failed
+    assert report.skipped == [(str(second / "notes.md"), f"another file named notes.md is already in the index, "
+                                                         f"from {first / 'notes.md'}; rename one of them")]
+    index = load_index(index_dir, settings)
+    assert "grain quota" in index.document_text("notes.md")
+    assert index.manifest["files"]["notes.md"]["source"] == str((first / "notes.md").resolve())
+
+    moved = first.rename(tmp_path / "moved")
+    (moved / "notes.md").write_text("# Notes\n\nThe grain quota of 1930 was raised three times.\n", encoding="utf-8")
+    report = ingest([moved], settings, index_dir, embedder)
+    assert report.indexed == ["notes.md"] and not report.failed
+    index = load_index(index_dir, settings)
+    assert "three times" in index.document_text("notes.md")
+    assert index.manifest["files"]["notes.md"]["source"] == str((moved / "notes.md").resolve())
+
+
 def test_metadata_edits_are_applied_at_once_and_survive_re_ingest(docs, tmp_path, embedder):
     from rag.api import Engine
     from rag.errors import BadInput
