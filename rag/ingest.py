@@ -152,7 +152,9 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
 
     Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
     embedded; files that were ingested from these folders and are gone are removed (with
-    remove_missing). Files indexed from elsewhere (uploads) are kept.
+    remove_missing). Files indexed from elsewhere (uploads) are kept. Documents are keyed by file name: a file
+    named like a document indexed from another file that still exists is skipped, not put in its place. With
+    nothing to index and no index to update, BadInput says why.
 
     The index keeps embedding with the model it was built with. With `adapt`, a model adapted to
     the documents (rag.adapt) is trained unless the index already has one trained on exactly these

@@ -349,8 +349,8 @@ def test_a_file_named_like_a_document_from_another_folder_does_not_replace_it(tm
 
     report = ingest([second], settings, index_dir, embedder)
     assert report.indexed == [] and report.failed
-    assert report.skipped == [(str(second / "notes.md"), f"another file named notes.md is already in the index, "
-                                                         f"from {first / 'notes.md'}; rename one of them")]
+    why = f"another file named notes.md is already in the index, from {first / 'notes.md'}; rename one of them"
+    assert report.skipped == [(str(second / "notes.md"), why)]
     index = load_index(index_dir, settings)
     assert "grain quota" in index.document_text("notes.md")
     assert index.manifest["files"]["notes.md"]["source"] == str((first / "notes.md").resolve())
