@@ -16,7 +16,7 @@ from rag.adapt import adapt_model
 from rag.backends.base import store_for
 from rag.chunking import chunk_document, parse_document
 from rag.embed import Embedder, base_model_path
-from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
+from rag.errors import BadInput, IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
 from rag.loaders import (
     EDITABLE_FIELDS,
     SUPPORTED,
@@ -28,7 +28,7 @@ from rag.loaders import (
     with_edits,
 )
 from rag.settings import Settings
-from rag.store import Index, embedding_text, load_index, passage_context, previous_model, write_index
+from rag.store import Index, check_index_folder, embedding_text, load_index, passage_context, previous_model, write_index
 from rag.types import DocumentInfo, Passage, Sentence
 
 Progress = Callable[[str, int, int], None]  # (stage/file, done, total)
@@ -120,6 +120,18 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, st
     return files, problems
 
 
+def _indexed_from_elsewhere(entry: dict | None, path: Path, sha256: str) -> str | None:
+    """Why a file must not replace the indexed document of its name (entry, from the manifest), or None. Documents are
+    keyed by file name, so a file with other content from another folder would silently replace that document: it is
+    kept while the file it came from exists. When that file is gone (its folder moved or renamed), this one updates it."""
+    if not entry or entry.get("sha256") == sha256 or not entry.get("source"):
+        return None
+    source = Path(entry["source"])
+    if source == path.resolve() or not source.exists():
+        return None
+    return f"another file named {path.name} is already in the index, from {shown(source)}; rename one of them"
+
+
 def _not_a_file(path: Path) -> str:
     if path.is_symlink():
         return "broken link (its target does not exist)"
@@ -140,7 +152,9 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
 
     Unchanged files keep their passages and embeddings; changed and new files are re-chunked and
     embedded; files that were ingested from these folders and are gone are removed (with
-    remove_missing). Files indexed from elsewhere (uploads) are kept.
+    remove_missing). Files indexed from elsewhere (uploads) are kept. Documents are keyed by file name: a file
+    named like a document indexed from another file that still exists is skipped, not put in its place. With
+    nothing to index and no index to update, BadInput says why.
 
     The index keeps embedding with the model it was built with. With `adapt`, a model adapted to
     the documents (rag.adapt) is trained unless the index already has one trained on exactly these
@@ -153,6 +167,7 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     began = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
     report = IngestReport()
+    check_index_folder(index_dir)
     files, report.skipped = collect_files(paths)
     store_for(settings).check(index_dir)
     old = None if rebuild else _previous_index(index_dir, settings)
@@ -205,6 +220,9 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
             continue
         if name in kept_files:
             report.skipped.append((str(path), f"another file named {name} was already ingested in this run"))
+            continue
+        if clash := _indexed_from_elsewhere(old_files.get(name), path, loaded.sha256):
+            report.skipped.append((str(path), clash))
             continue
         seen_hashes[loaded.sha256] = str(path)
         for note in loaded.notes:
@@ -273,6 +291,8 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
         kept_sentences = {name: (sentences, None) for name, (sentences, _) in kept_sentences.items()}
         report.changed = True
     try:
+        if not kept_files and not old_files:  # an index emptied by removing its documents is written; a new one is not
+            raise _nothing_to_index(paths, report.skipped)
         if report.changed:
             def embed(documents):
                 if pipeline is not None:
@@ -292,6 +312,16 @@ def ingest(paths: Iterable[Path], settings: Settings, index_dir: Path | None = N
     if progress:
         progress("done", len(files), len(files))
     return report
+
+
+def _nothing_to_index(paths: Iterable[Path], skipped: list[tuple[str, str]]) -> BadInput:
+    """The error of an ingest that found no document to index and had none indexed before, as one line."""
+    if not skipped:
+        return BadInput(f"nothing to index: no documents in {', '.join(shown(p) for p in paths)} "
+                        "(.txt, .md, .html or .pdf)")
+    path, reason = skipped[0]
+    more = f" (and {len(skipped) - 1} more skipped)" if len(skipped) > 1 else ""
+    return BadInput(f"nothing to index: {path}: {reason}{more}")
 
 
 def apply_edits(edits: dict[str, dict], files: dict[str, dict], passages: dict[str, list[Passage]], skip: set[str]) -> bool:

@@ -14,7 +14,7 @@ from rag.embed import Embedder
 from rag.errors import BadInput, ManifestMismatch
 from rag.lexical import bm25_tokenize, singular_stems
 from rag.settings import RetrievalSettings
-from rag.store import REBUILD_HINT, Index
+from rag.store import Index, rebuild_hint
 from rag.text import STOP_WORDS
 from rag.types import Passage, ScoredPassage
 
@@ -75,7 +75,7 @@ class Retriever:
         self.settings = settings or RetrievalSettings()
         if index.passages and index.searcher.dimension != embedder.dimension:  # same model name, other weights
             raise ManifestMismatch(f"index at {index.root} holds {index.searcher.dimension}-dimensional vectors but the embedding "
-                                   f"model makes {embedder.dimension}; {REBUILD_HINT.format(dir=index.root)}")
+                                   f"model makes {embedder.dimension}; {rebuild_hint(index.root, index.manifest)}")
         self.last_timings: dict[str, float] = {}
         self._files_by_surname: dict[str, set[str]] = defaultdict(set)
         for p in index.passages:

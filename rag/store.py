@@ -28,22 +28,41 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from rag.backends.base import Searcher, store_for
-from rag.errors import IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
+from rag.errors import BadInput, IndexCorrupt, IndexNotFound, ManifestMismatch, RagError
 from rag.settings import Settings
 from rag.types import Passage, Sentence
 
 FORMAT_VERSION = 2  # 2: sentences.jsonl and sentence_embeddings.npy
-REBUILD_HINT = "rebuild it with `rag ingest corpus/ --index {dir} --rebuild`"
+MAX_HINT_FOLDERS = 3  # more source folders than this are not spelled out in a one-line hint
+
+
+def rebuild_hint(root: Path, manifest: dict | None = None) -> str:
+    """How to rebuild the index at `root`: from the folders its manifest says its documents came from (a fixed
+    `corpus/` would rebuild an index of other documents from the wrong ones), else with a placeholder for them."""
+    folders = source_folders(manifest)
+    sources = " ".join(shlex.quote(str(f)) for f in folders) if 0 < len(folders) <= MAX_HINT_FOLDERS else "<your documents>"
+    return f"rebuild it with `rag ingest {sources} --index {shlex.quote(str(root))} --rebuild`"
+
+
+def source_folders(manifest: dict | None) -> list[Path]:
+    """The folders an index's documents were ingested from, as its manifest records their source paths: each
+    document's folder, less those inside another of them. [] when the manifest records none (or is malformed)."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    entries = files.values() if isinstance(files, dict) else []
+    parents = {Path(e["source"]).parent for e in entries if isinstance(e, dict) and isinstance(e.get("source"), str)}
+    return sorted(p for p in parents if not any(p != q and p.is_relative_to(q) for q in parents))
 
 
 def index_fingerprint(settings: Settings) -> dict:
@@ -156,23 +175,36 @@ def current_generation(root: Path) -> Path | None:
     try:
         name = pointer.read_text(encoding="utf-8", errors="replace").strip()
     except OSError as e:
-        raise IndexCorrupt(f"the index pointer {pointer} is unreadable ({e}); {REBUILD_HINT.format(dir=root)}") from e
+        raise IndexCorrupt(f"the index pointer {pointer} is unreadable ({e}); {rebuild_hint(root)}") from e
     if name and not re.fullmatch(r"gen-[\w-]+", name):
-        raise IndexCorrupt(f"the index pointer {pointer} is damaged; {REBUILD_HINT.format(dir=root)}")
+        raise IndexCorrupt(f"the index pointer {pointer} is damaged; {rebuild_hint(root)}")
     return root / name if name else None
+
+
+def check_index_folder(root: Path) -> None:
+    """Raise BadInput if an index cannot be written at `root` because it, or a folder it would be made in, is a file:
+    an ingest checks before it spends minutes embedding."""
+    for folder in (root, *root.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() and folder == root:
+            raise BadInput(f"{root} is a file, not an index folder")
+        if folder.exists():
+            raise BadInput(f"cannot make the index folder {root}: {folder} is a file")
 
 
 def load_index(root: Path, settings: Settings) -> Index:
     """Load and check an index; raise a RagError naming the problem and the fix."""
     root = Path(root)
     gen = current_generation(root)
-    hint = REBUILD_HINT.format(dir=root)
+    hint = rebuild_hint(root)
     if gen is None:
         raise IndexNotFound(f"no index at {root}; build it with `rag ingest corpus/ --index {root}`")
     try:
         manifest = json.loads((gen / "manifest.json").read_text())
     except (OSError, ValueError) as e:
         raise IndexCorrupt(f"index manifest at {gen} is missing or unreadable ({e}); {hint}") from e
+    hint = rebuild_hint(root, manifest)
     if not isinstance(manifest, dict) or not {"fingerprint", "files", "checksums", "counts"} <= manifest.keys():
         raise IndexCorrupt(f"index manifest at {gen} is incomplete; {hint}")
     expected = index_fingerprint(settings)
@@ -246,43 +278,56 @@ def write_index(root: Path, settings: Settings, files: dict[str, dict], passages
     model_dir and adaptation: the adapted model the embeddings were made with, and how it was trained.
     """
     root = Path(root)
+    check_index_folder(root)
     root.mkdir(parents=True, exist_ok=True)
     store = store_for(settings)
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / (gen.name + ".partial")
-    tmp.mkdir()
-    with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(p.model_dump_json() + "\n" for p in passages)
-    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(passages), -1)
-    np.save(tmp / "embeddings.npy", embeddings)
-    # the store is given the generation's final name: a Milvus collection is named after it
-    store_record = store.write(root, gen, passages, embeddings, [embedding_text(p) for p in passages], folder=tmp)
-    with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps([x.file, x.start, x.end, x.text], ensure_ascii=False) + "\n" for x in sentences)
-    np.save(tmp / "sentence_embeddings.npy", np.ascontiguousarray(sentence_embeddings, dtype=np.float32)
-            .reshape(len(sentences), embeddings.shape[1]))
-    (tmp / "texts").mkdir()
-    for name, text in texts.items():
-        (tmp / "texts" / name).write_text(text, encoding="utf-8")
-    if model_dir is not None:
-        # hard links where possible: generations never change, so they can share the model's files
-        shutil.copytree(model_dir, tmp / "model", copy_function=_link_or_copy)
-    # every file, so a damaged BM25 part or document text is caught at load, not at question time
-    checksums = {path.relative_to(tmp).as_posix(): _sha256(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
-    manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
-                "counts": {"files": len(files), "passages": len(passages), "sentences": len(sentences)},
-                "dimension": int(embeddings.shape[1]) if len(passages) else 0,
-                "adaptation": adaptation if model_dir is not None else None, "store": store_record,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    _fsync_tree(tmp)
-    os.rename(tmp, gen)
+    with _removed_on_failure(tmp):
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(p.model_dump_json() + "\n" for p in passages)
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32).reshape(len(passages), embeddings.shape[-1])
+        np.save(tmp / "embeddings.npy", embeddings)
+        # the store is given the generation's final name: a Milvus collection is named after it
+        store_record = store.write(root, gen, passages, embeddings, [embedding_text(p) for p in passages], folder=tmp)
+        with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
+            f.writelines(json.dumps([x.file, x.start, x.end, x.text], ensure_ascii=False) + "\n" for x in sentences)
+        np.save(tmp / "sentence_embeddings.npy", np.ascontiguousarray(sentence_embeddings, dtype=np.float32)
+                .reshape(len(sentences), embeddings.shape[1]))
+        (tmp / "texts").mkdir()
+        for name, text in texts.items():
+            (tmp / "texts" / name).write_text(text, encoding="utf-8")
+        if model_dir is not None:
+            # hard links where possible: generations never change, so they can share the model's files
+            shutil.copytree(model_dir, tmp / "model", copy_function=_link_or_copy)
+        # every file, so a damaged BM25 part or document text is caught at load, not at question time
+        checksums = {path.relative_to(tmp).as_posix(): _sha256(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
+        manifest = {"fingerprint": index_fingerprint(settings), "files": files, "checksums": checksums,
+                    "counts": {"files": len(files), "passages": len(passages), "sentences": len(sentences)},
+                    "dimension": int(embeddings.shape[1]) if len(passages) else 0,
+                    "adaptation": adaptation if model_dir is not None else None, "store": store_record,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        _fsync_tree(tmp)
+        os.rename(tmp, gen)
     pointer_tmp = root / f"CURRENT.{uuid.uuid4().hex[:6]}.tmp"
     pointer_tmp.write_text(gen.name)
     os.replace(pointer_tmp, root / "CURRENT")
     _remove_stale(root, keep=gen)
     store.discard(root, keep=gen)
     return gen
+
+
+@contextmanager
+def _removed_on_failure(folder: Path):
+    """Make `folder` for a generation being written, and remove it again if writing fails: a failed write leaves
+    nothing behind (the next write would remove it, but until then it looks like a killed ingest's leftover)."""
+    folder.mkdir()
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _remove_stale(root: Path, keep: Path) -> None:

@@ -19,7 +19,7 @@ from rag.cli import main
 from rag.ingest import ingest
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import _sha256, current_generation, load_index
+from rag.store import _sha256, current_generation, load_index, rebuild_hint
 
 RAG = str(Path(sys.executable).parent / "rag")
 DOCS = Path(__file__).parent / "data" / "docs"
@@ -91,6 +91,9 @@ FAULTS = {
     "CURRENT names no generation": (lambda g: (g.parent / "CURRENT").write_text("gen-20000101-000000-abcdef"), ["manifest", "missing"]),
     "CURRENT garbled": (lambda g: (g.parent / "CURRENT").write_bytes(b"\x00\xfegen\xff"), ["CURRENT", "damaged"]),
 }
+# faults after which the manifest cannot tell which folders the index was built from
+MANIFEST_UNREADABLE = {"manifest.json missing", "manifest.json truncated", "manifest.json corrupted",
+                       "manifest.json not an object", "CURRENT names no generation", "CURRENT garbled"}
 
 
 @pytest.fixture
@@ -117,7 +120,20 @@ def test_damaged_index_gives_one_line_with_the_fix(fault, index_copy, shared_emb
     line = search_error(index_copy, capsys)
     for word in words:
         assert word in line, line
-    assert f"rag ingest corpus/ --index {index_copy} --rebuild" in line
+    sources = "<your documents>" if fault in MANIFEST_UNREADABLE else DOCS.resolve()  # the folder it was built from
+    assert line.endswith(f"; rebuild it with `rag ingest {sources} --index {index_copy} --rebuild`"), line
+
+
+def test_the_rebuild_hint_names_each_source_folder_once_or_none_when_there_are_many(tmp_path):
+    def manifest(*sources):
+        return {"files": {Path(s).name: {"source": s} for s in sources}}
+
+    some = manifest("/docs/a.txt", "/docs/part 2/b.md", "/uploads/c.pdf")
+    assert rebuild_hint(tmp_path, some) == f"rebuild it with `rag ingest /docs /uploads --index {tmp_path} --rebuild`"
+    many = manifest("/a/1.txt", "/b/2.txt", "/c/3.txt", "/d/4.txt")
+    for unknown in (many, manifest(), None, [1, 2]):
+        assert rebuild_hint(tmp_path, unknown) == f"rebuild it with `rag ingest <your documents> --index {tmp_path} --rebuild`"
+    assert "'/my docs'" in rebuild_hint(tmp_path, manifest("/my docs/a.txt"))  # quoted, so the command can be pasted
 
 
 def test_missing_index_says_how_to_build_it(tmp_path, shared_embedder, capsys):

@@ -13,7 +13,7 @@ from conftest import CORPUS, DATA
 from rag.cli import main as rag_main
 from rag.embed import base_model_path
 from rag.errors import ManifestMismatch
-from rag.ingest import collect_files, ingest
+from rag.ingest import collect_files, ingest, remove_documents
 from rag.settings import ChunkingSettings, Settings
 from rag.store import embedding_text, load_index
 from rag.structure import find_running_heads
@@ -292,6 +292,99 @@ def test_cli_ingest_prints_a_summary(docs, tmp_path, capsys):
     assert "files: 4 in index (0 indexed, 4 unchanged, 0 removed, 1 skipped)" in out
     assert "nothing changed; the index was left as it was" in out
     assert f"skipped: {tmp_path / 'missing'}: no such file or folder" in out
+
+
+@pytest.mark.parametrize("what", ["a missing path", "an empty folder", "a folder of skipped files"])
+def test_ingest_of_nothing_into_a_new_index_is_one_error_line(what, tmp_path, capsys):
+    source = tmp_path / "documents"
+    if what != "a missing path":
+        source.mkdir()
+    if what == "a folder of skipped files":
+        (source / "empty.txt").write_bytes(b"")
+        (source / "notes.docx").write_bytes(b"PK")
+    index_dir = tmp_path / "index"
+    assert rag_main(["ingest", str(source), "--index", str(index_dir)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {"a missing path": f"{source}: no such file or folder",
+                "an empty folder": f"no documents in {source}",
+                "a folder of skipped files": f"{source / 'empty.txt'}: file is empty (and 1 more skipped)"}[what]
+    assert err[-1].startswith(f"error: nothing to index: {expected}"), err
+    assert not index_dir.exists()  # no half-written generation, no empty index
+
+
+@pytest.mark.parametrize("index", ["afile", "afile/index"])
+def test_an_index_path_that_is_a_file_is_one_error_line(index, docs, tmp_path, capsys):
+    (tmp_path / "afile").write_text("not an index", encoding="utf-8")
+    assert rag_main(["ingest", str(docs), "--index", str(tmp_path / index)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = {"afile": f"error: {tmp_path / 'afile'} is a file, not an index folder",
+                "afile/index": f"error: cannot make the index folder {tmp_path / index}: {tmp_path / 'afile'} is a file"}
+    assert err[-1] == expected[index], err
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "not an index"
+
+
+def test_an_index_whose_documents_are_all_removed_is_written_empty(docs, tmp_path, embedder):
+    """Ingest and `remove_documents` may empty an index: that is removing documents, not a mistake."""
+    index_dir, folder = tmp_path / "index", tmp_path / "one"
+    settings = Settings(index_dir=index_dir)
+    folder.mkdir()
+    shutil.copy(docs / "planning.md", folder)
+    ingest([folder], settings, index_dir, embedder)
+    (folder / "planning.md").unlink()
+    report = ingest([folder], settings, index_dir, embedder)
+    assert report.removed == ["planning.md"] and report.files == 0 and not report.failed
+    index = load_index(index_dir, settings)
+    assert index.passages == [] and index.manifest["files"] == {} and index.searcher.size == 0
+
+    ingest([DATA / "docs" / "planning.md"], settings, index_dir, embedder)
+    assert remove_documents(["planning.md"], settings, index_dir).removed == ["planning.md"]
+    assert load_index(index_dir, settings).passages == []
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith("gen-")] == [load_index(index_dir, settings).generation.name]
+
+
+def test_a_failed_write_leaves_no_partial_generation(docs, tmp_path, embedder, monkeypatch):
+    import rag.store
+
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir)
+    ingest([docs / "planning.md"], settings, index_dir, embedder)
+    before = load_index(index_dir, settings).generation
+
+    def disk_full(folder):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rag.store, "_fsync_tree", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ingest([docs], settings, index_dir, embedder)
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted(["CURRENT", before.name])
+    assert load_index(index_dir, settings).generation == before
+
+
+def test_a_file_named_like_a_document_from_another_folder_does_not_replace_it(tmp_path, embedder):
+    """Documents are keyed by file name: another folder's notes.md is refused while the indexed one's file exists,
+    and updates it once that file is gone (its folder moved or renamed)."""
+    index_dir, first, second = tmp_path / "index", tmp_path / "first", tmp_path / "second"
+    settings = Settings(index_dir=index_dir)
+    for folder, words in ((first, "The grain quota of 1930 was raised twice."), (second, "Bread queues grew in Leningrad.")):
+        folder.mkdir()
+        (folder / "notes.md").write_text(f"# Notes\n\n{words}\n", encoding="utf-8")
+    ingest([first], settings, index_dir, embedder)
+
+    report = ingest([second], settings, index_dir, embedder)
+    assert report.indexed == [] and report.failed
+    why = f"another file named notes.md is already in the index, from {first / 'notes.md'}; rename one of them"
+    assert report.skipped == [(str(second / "notes.md"), why)]
+    index = load_index(index_dir, settings)
+    assert "grain quota" in index.document_text("notes.md")
+    assert index.manifest["files"]["notes.md"]["source"] == str((first / "notes.md").resolve())
+
+    moved = first.rename(tmp_path / "moved")
+    (moved / "notes.md").write_text("# Notes\n\nThe grain quota of 1930 was raised three times.\n", encoding="utf-8")
+    report = ingest([moved], settings, index_dir, embedder)
+    assert report.indexed == ["notes.md"] and not report.failed
+    index = load_index(index_dir, settings)
+    assert "three times" in index.document_text("notes.md")
+    assert index.manifest["files"]["notes.md"]["source"] == str((moved / "notes.md").resolve())
 
 
 def test_metadata_edits_are_applied_at_once_and_survive_re_ingest(docs, tmp_path, embedder):

@@ -73,7 +73,7 @@ def test_hnsw_recall_at_10_against_flat(tmp_path):
 def test_an_index_of_another_store_is_a_manifest_mismatch_with_the_rebuild_command(small_index_dir):
     settings = Settings(index_dir=small_index_dir)
     settings.store.backend = "milvus"
-    with pytest.raises(ManifestMismatch, match=r"store: index has 'faiss', settings want 'milvus'.*rag ingest corpus/ .*--rebuild"):
+    with pytest.raises(ManifestMismatch, match=r"store: index has 'faiss', settings want 'milvus'.*rag ingest \S*/tests/data/docs --index .*--rebuild"):
         load_index(small_index_dir, settings)
 
 

@@ -206,10 +206,10 @@ class MilvusStore(PassageStore):
         return None  # where the collection lives is checked by open(), which names the URI to set
 
     def open(self, root: Path, generation: Path, manifest: dict) -> MilvusSearcher:
-        from rag.store import REBUILD_HINT
+        from rag.store import rebuild_hint
 
         record = manifest.get("store") or {}
-        hint = REBUILD_HINT.format(dir=root)
+        hint = rebuild_hint(root, manifest)
         if record.get("uri") != self.uri(root):
             raise ManifestMismatch(f"index at {root} keeps its passages in the Milvus at {record.get('uri')}, but the settings "
                                    f"name {self.uri(root)}; set RAG_STORE__URI={record.get('uri')}, or {hint}")
