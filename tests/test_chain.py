@@ -200,6 +200,25 @@ def test_inline_markup_leaves_a_sentence_quotable_as_it_stands(small_engine):
     assert [c.text for c in quotable_sentences([passage])] == sentences
 
 
+def test_bold_around_a_sentence_end_neither_joins_sentences_nor_cuts_one_off(small_engine):
+    """A sentence in bold, or one after a sentence that opens in bold, is a sentence of its own, quoted whole."""
+    from rag.chunking import split_sentences
+    from rag.extractive import quotable_sentences
+    from rag.text import breaks_off
+
+    text = ("The Kuznetsk works fired their first blast furnace in April 1932. **Boris Steelman** was the chief engineer "
+            "of the works. **The furnace produced 900 tonnes of pig iron in its first month.** It was relined in 1934.")
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "The Kuznetsk works fired their first blast furnace in April 1932.",
+        "**Boris Steelman** was the chief engineer of the works.",
+        "**The furnace produced 900 tonnes of pig iron in its first month.**", "It was relined in 1934."]
+    assert not breaks_off("It said *the plan is law.*") and breaks_off("It said that the plan *was*")
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    bold = "**The furnace produced 900 tonnes of pig iron in its first month, a record for the region.**"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": bold})})
+    assert [c.text for c in quotable_sentences([passage])] == [bold]
+
+
 def test_a_quotation_runs_on_only_within_its_paragraph_and_never_into_a_note(small_engine):
     """Each candidate knows its quotation run on to the next sentence, which the read mode gives for a why question;
     there is none at the end of a paragraph or where the next sentence is a reference."""
