@@ -41,7 +41,11 @@ MIN_QUOTE_WORDS = 6
 SHORT_SENTENCE_WORDS = 25
 SCORED_WORDS = 40
 WEAKER_QUOTE_GAP = 0.15  # a further quotation must score within this of the best one
-_MARKUP = re.compile(r"#|\*\*|\|")
+# a heading line, a table row, or a line in bold that is no sentence (a heading or a table's title: "**Table 1 ...**");
+# inline emphasis ("the chief engineer, **Boris Steelman**, ...") is the source's own text, quoted as it stands
+_MARKUP = re.compile(r"^[ \t]*#{1,6}(?:[ \t]|$)|\||^[ \t]*\*\*[^*\n]+(?<![.!?])\*\*[ \t]*$", re.MULTILINE)
+# where a Markdown link or image points ("[the plan](https://...)"): not read or shown, so no sign of a record
+_LINK_TARGET = re.compile(r"(?<=\])\([^()\s]*\)")
 # front matter and catalogue records ("Stable URL: ... Accessed: ...", "Title ... Doc URL <a href=...>") are not prose
 _RECORD = re.compile(r"https?://|www\.|<a\s|(?:\b[A-Z][\w()]*(?: [A-Za-z()]+){0,2}:\s.*){2}")
 # the scholarly apparatus (notes and references: "pp. 42-52", "No. 7", "Vol. 2", "Ibid.", "op. cit.", an italic title
@@ -57,6 +61,8 @@ _ROADMAP = re.compile(r"(?:This|The present|In this) (?:study|article|paper|chap
                       r"(?:deals|examines|discusses|makes|describes|presents|turns|considers|focuses|analy[sz]es|looks)\b")
 # a page or note number left before a sentence by the source's layout ("197 Stalin reaffirmed ..."): not part of the quotation
 _LEADING_NUMBER = re.compile(r"^\d{1,3}\s+(?=[A-Z])")
+# a list item's mark ("- ", "* ", "• "), not the emphasis a sentence may open with ("**Boris Steelman** reported ...")
+_LIST_MARK = re.compile(r"^(?:[-*\u2022]+[ \t]+)+|^[-\u2022]+")
 
 
 @dataclass(frozen=True)
@@ -292,7 +298,7 @@ def _quotation(text: str) -> str:
     """The text as it would be quoted (without a list mark or a page number before it), or "" if it is no answer:
     headings, table rows, records, notes, the text's plan and sentences that break off."""
     text = _unmarked(text)
-    if _MARKUP.search(text) or _RECORD.search(text) or _REFERENCE.search(text) or _ROADMAP.match(text) \
+    if _MARKUP.search(text) or _RECORD.search(_LINK_TARGET.sub("", text)) or _REFERENCE.search(text) or _ROADMAP.match(text) \
             or breaks_off(text):
         return ""
     return text
@@ -306,7 +312,7 @@ _MID_SENTENCE_BREAK = re.compile(r"(?<=[a-z,;])[ \t]*\n[ \t]*\n\s*(?=[a-z])")
 
 def _unmarked(text: str) -> str:
     """The text without a list mark or a page or note number before it ("197 Stalin reaffirmed..." -> "Stalin...")."""
-    return _LEADING_NUMBER.sub("", text.strip().lstrip("-*• "))
+    return _LEADING_NUMBER.sub("", _LIST_MARK.sub("", text.strip()))
 
 
 def embed_candidates(embedder: Embedder, candidates: list[Candidate], stored: list[np.ndarray | None]) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import BadInput
+from rag.structure import find_front_matter
 from rag.types import DocumentInfo
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
@@ -58,7 +59,8 @@ def load_file(path: Path) -> LoadedFile:
     else:
         facts = text_facts(text, markdown=suffix in {".md", ".markdown"})
     loaded = LoadedFile(path, text, digest, encoding, **facts)
-    if not loaded.text.strip():
+    front = find_front_matter(text)
+    if not (text[front[1]:] if front else text).strip():  # front matter is facts about the file, not text of it
         raise BadInput("file has no text")
     if encoding != "utf-8":
         loaded.notes.append(f"decoded as {encoding}")

@@ -1,7 +1,8 @@
 """Quote verification: a quotation is shown only if it is found in the document it cites.
 
 Matching uses the evaluation's normalization (hyphenated line breaks joined, whitespace collapsed) on the
-document without its page furniture: a quotation may cross a page break, never include a running head.
+document without its front matter and page furniture: a quotation may cross a page break, never include a
+running head, nor the YAML front matter a Markdown file opens with.
 A near miss (a changed word or two, different punctuation) is repaired to the exact verbatim span
 when one place in the document matches clearly better than any other; otherwise it is rejected.
 """
@@ -17,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.store import Index
-from rag.structure import find_running_heads
+from rag.structure import find_front_matter, find_running_heads
 from rag.text import MappedText, map_text, normalize
 from rag.types import Passage, Quote
 
@@ -37,9 +38,10 @@ class Located:
 
 @lru_cache(maxsize=64)
 def _mapped(text: str) -> MappedText:
-    """The document as quotations are matched against it: normalized, page furniture (running heads) left out.
-    A quotation may run across a page break, but never includes the running head between its parts."""
-    return map_text(text, [(h.start, h.end) for h in find_running_heads(text)])
+    """The document as quotations are matched against it: normalized, front matter and page furniture (running heads)
+    left out. A quotation may run across a page break, but never includes the running head between its parts."""
+    front = find_front_matter(text)
+    return map_text(text, [*([front] if front else []), *((h.start, h.end) for h in find_running_heads(text))])
 
 
 def text_at(document: str, start: int, end: int) -> str:

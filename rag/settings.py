@@ -57,7 +57,7 @@ class AdaptSettings(_Group):
 class ChunkingSettings(_Group):
     max_tokens: int = Field(default=160, description="Target chunk size in model tokens (the model truncates at 256)")
     overlap_sentences: int = Field(default=1, description="Sentences repeated at the start of the next chunk")
-    version: str = Field(default="8", description="Chunker version; an index built by another version must be rebuilt")
+    version: str = Field(default="10", description="Chunker version; an index built by another version must be rebuilt")
 
 
 class StoreSettings(_Group):

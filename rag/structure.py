@@ -18,6 +18,10 @@ _HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*+" + _PAGE_NUMBER + r"[ \t]++([^\d\n]{6
 _HEAD_NUMBER_LAST = re.compile(r"^[ \t]*+([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER + r"[ \t]*$", re.MULTILINE)
 _MIN_HEAD_REPEATS = 3
 
+# YAML front matter (Jekyll, Hugo, Pandoc): a "---" line opening the text, "key: value" lines, a closing "---" or "..." line
+_FRONT_MATTER = re.compile(r"\A\s*?^---[ \t]*\n(?=[ \t]*[A-Za-z_][\w -]*:(?:[ \t]|$))(?:.*\n)*?(?:---|\.\.\.)[ \t]*(?:\n|\Z)",
+                           re.MULTILINE)
+
 _MD_HEADING = re.compile(r"^[ \t]*+#{1,6}[ \t]++(.*[^ \t#\n])[ \t#]*$", re.MULTILINE)
 # Book headings: "IV. The banking system", "Part 2.", "Chapter 3", possibly wrapped onto the next lines.
 _BOOK_HEADING = re.compile(
@@ -31,6 +35,13 @@ class RunningHead:
     start: int  # offset of the line in the original text
     end: int  # offset just past the line and its newline
     page: int
+
+
+def find_front_matter(text: str) -> tuple[int, int] | None:
+    """[start, end) of a YAML front-matter block at the top of a text: facts about the file (rag.loaders reads them),
+    not its text, so it is left out of passages, sentences and quotations, as running heads are."""
+    m = _FRONT_MATTER.match(text)
+    return (m.start(), m.end()) if m else None
 
 
 def find_running_heads(text: str) -> list[RunningHead]:

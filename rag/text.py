@@ -127,7 +127,8 @@ def line_of(starts: np.ndarray, offset: int) -> int:
 # still start with a capital)
 SUP_TAG = r"(?i:<sup>[^<]{0,20}</sup>)"  # an HTML superscript, as a note's number is marked
 NOTE_MARKER = rf"(?:\d{{1,3}}|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{{1,3}}|{SUP_TAG})"
-_WHOLE_SENTENCE_END = re.compile(rf"[.!?][\"'\u201d\u2019)\]]*(?:\s*{NOTE_MARKER})?$")
+# "*" and "_" close Markdown emphasis around a whole sentence: "**The reform failed in every region.**"
+_WHOLE_SENTENCE_END = re.compile(rf"[.!?][\"'\u201d\u2019)\]*_]*(?:\s*{NOTE_MARKER})?$")
 
 
 def breaks_off(text: str) -> bool:

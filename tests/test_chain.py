@@ -183,6 +183,42 @@ def test_references_and_page_numbers_are_not_quoted(small_engine):
         "The State Planning Commission was created in February 1921 to replace the earlier planning bodies."]
 
 
+def test_inline_markup_leaves_a_sentence_quotable_as_it_stands(small_engine):
+    """Bold, italic, code and a link inside a sentence are the source's own text: the sentence is quoted with them,
+    verbatim (the display reduces them to their words, as it does an HTML note marker); a heading, a table row or a
+    line in bold that is no sentence is still not quoted."""
+    from rag.extractive import quotable_sentences
+
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    sentences = ["The chief engineer of the works, **Boris Steelman**, reported a first month of 900 tonnes.",
+                 "**Boris Steelman** reported that the furnace produced 900 tonnes of pig iron in its first month.",
+                 "The furnace was described as _the pride of Siberia_ in *Pravda* at the time of its opening.",
+                 "The works kept their output in a ledger called `pig-iron-1932` until the first plan was met.",
+                 "The furnace was designed by [the Freyn company](https://example.org/freyn) of Chicago, as was the mill."]
+    furniture = "# The Kuznetsk steel works and the furnace\n\n**Table 1 Pig iron produced in the first months**\n\n| a | b |"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": furniture + "\n\n" + "\n\n".join(sentences)})})
+    assert [c.text for c in quotable_sentences([passage])] == sentences
+
+
+def test_bold_around_a_sentence_end_neither_joins_sentences_nor_cuts_one_off(small_engine):
+    """A sentence in bold, or one after a sentence that opens in bold, is a sentence of its own, quoted whole."""
+    from rag.chunking import split_sentences
+    from rag.extractive import quotable_sentences
+    from rag.text import breaks_off
+
+    text = ("The Kuznetsk works fired their first blast furnace in April 1932. **Boris Steelman** was the chief engineer "
+            "of the works. **The furnace produced 900 tonnes of pig iron in its first month.** It was relined in 1934.")
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "The Kuznetsk works fired their first blast furnace in April 1932.",
+        "**Boris Steelman** was the chief engineer of the works.",
+        "**The furnace produced 900 tonnes of pig iron in its first month.**", "It was relined in 1934."]
+    assert not breaks_off("It said *the plan is law.*") and breaks_off("It said that the plan *was*")
+    hit = small_engine.search("State Planning Commission", k=1)[0]
+    bold = "**The furnace produced 900 tonnes of pig iron in its first month, a record for the region.**"
+    passage = hit.model_copy(update={"passage": hit.passage.model_copy(update={"text": bold})})
+    assert [c.text for c in quotable_sentences([passage])] == [bold]
+
+
 def test_a_quotation_runs_on_only_within_its_paragraph_and_never_into_a_note(small_engine):
     """Each candidate knows its quotation run on to the next sentence, which the read mode gives for a why question;
     there is none at the end of a paragraph or where the next sentence is a reference."""
@@ -520,3 +556,32 @@ def test_a_question_needs_the_date_or_the_year_it_asks_for_quoted():
     assert missing_details("On what date did Dzerzhinsky die?", ["He died on July 20, 1926."]) == []
     assert missing_details("When and where did Hudson die?", ["He died in London."]) == ["a date"]
     assert missing_details("Where and when did Hudson die?", ["He died in London in 1871."]) == []
+
+
+def test_a_markdown_sentence_with_bold_words_answers_and_is_quoted_verbatim(tmp_path):
+    """"The chief engineer, **Boris Steelman**, reported ..." answers who the chief engineer was: it is quoted, with its
+    asterisks, at its place in the file, and its quotation verifies."""
+    from rag.api import Engine
+    from rag.ingest import ingest
+    from rag.quotes import verify_quote
+    from rag.settings import Settings
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    text = ("---\ntitle: Notes on the Kuznetsk Steel Works\nauthor: Oleg Markdown\n---\n\n# Kuznetsk Steel Works\n\n"
+            "The Kuznetsk steel works fired its first blast furnace in April 1932. The chief engineer, **Boris Steelman**, "
+            "reported that the furnace produced 900 tonnes of pig iron in its first month.\n\n## Labour\n\n"
+            "Around 20,000 workers were employed at the site in 1933, many of them former peasants from the Altai.\n")
+    (folder / "notes.md").write_text(text, encoding="utf-8")
+    (folder / "salt.txt").write_text("The Salt Cooperatives of Arkhangelsk\n\nIn 1926 the Arkhangelsk salt cooperative "
+                                     "produced 3,400 tonnes of salt. The cooperative's chairman, Pavel Lebedev, argued that "
+                                     "salt prices should be fixed by the district soviet.\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index")
+    ingest([folder], settings, tmp_path / "index")
+    engine = Engine(settings)
+    result = answer(engine, "Who was the chief engineer of the Kuznetsk steel works?")
+    assert not result.abstained and result.quotes
+    quote = result.quotes[0]
+    assert quote.doc == "notes.md" and "The chief engineer, **Boris Steelman**, reported" in quote.text
+    assert text[quote.start : quote.end] == quote.text
+    assert verify_quote(engine.index, "notes.md", quote.text, allow_repair=False) is not None

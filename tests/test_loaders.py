@@ -135,6 +135,7 @@ def test_pdf_passages_carry_marked_pages_and_metadata(small_engine):
     ("notes.docx", b"PK\x03\x04", "unsupported file type .docx"),
     ("empty.txt", b"  \n", "file is empty"),
     ("fake.pdf", b"%PDF-1.4 not really", "unreadable PDF"),
+    ("front.md", b'---\ntitle: "Only front matter"\nauthor: Nobody\ndate: 2020-01-01\n---\n', "file has no text"),
 ])
 def test_unusable_files_give_a_reason(tmp_path, name, data, reason):
     path = tmp_path / name
@@ -190,3 +191,42 @@ def test_catalog_wins_over_what_the_file_says(tmp_path):
     path.write_text("---\ntitle: File Title\nauthor: File Author\nyear: 2001\n---\n\nText.", encoding="utf-8")
     info = document_info(load_file(path), {"front.md": {"title": "Catalog Title", "year": 1990}})
     assert (info.title, info.author, info.year) == ("Catalog Title", "File Author", 1990)
+
+
+NOTES_MD = ("---\ntitle: Notes on the Kuznetsk Steel Works\nauthor: Oleg Markdown\nyear: 2005\n# a YAML comment\n---\n\n"
+            "# Kuznetsk Steel Works\n\nThe Kuznetsk steel works fired its first blast furnace in April 1932. Around 20,000 "
+            "workers were employed at the site in 1933.\n")
+
+
+def test_markdown_front_matter_is_facts_not_text(tmp_path):
+    """YAML front matter gives the title, author and year; it is in no passage, sentence or quotation, and what is
+    indexed still points at the file's own characters."""
+    from rag.chunking import chunk_document, parse_document
+    from rag.quotes import locate
+    from rag.settings import ChunkingSettings
+
+    path = tmp_path / "notes.md"
+    path.write_text(NOTES_MD, encoding="utf-8")
+    loaded = load_file(path)
+    info = document_info(loaded, {})
+    assert (info.title, info.author, info.year) == ("Notes on the Kuznetsk Steel Works", "Oleg Markdown", 2005)
+    passages, sentences = chunk_document(parse_document(loaded, info), lambda texts: [len(t.split()) for t in texts],
+                                         ChunkingSettings())
+    assert [p.text for p in passages] == [("# Kuznetsk Steel Works\n\nThe Kuznetsk steel works fired its first blast furnace "
+                                           "in April 1932. Around 20,000 workers were employed at the site in 1933.")]
+    assert passages[0].section == "Kuznetsk Steel Works" and passages[0].line_start == 8
+    assert sentences[0].text == "# Kuznetsk Steel Works"
+    for unit in (*passages, *sentences):
+        assert normalize(NOTES_MD[unit.start : unit.end]) == normalize(unit.text)
+    assert locate("Notes on the Kuznetsk Steel Works", NOTES_MD) is None
+    assert locate("author: Oleg Markdown year: 2005", NOTES_MD) is None
+    found = locate("fired its first blast furnace", NOTES_MD)
+    assert NOTES_MD[found.start : found.end] == "fired its first blast furnace"
+
+
+@pytest.mark.parametrize("text", ["---\n\nA rule, then prose.\n\n---\n\nMore prose.", "---\nJust a line\n---\nText.",
+                                  "Prose first.\n---\ntitle: x\n---\n", "---\ntitle: never closed\n\nText."])
+def test_only_a_yaml_block_opening_the_text_is_front_matter(text):
+    from rag.structure import find_front_matter
+
+    assert find_front_matter(text) is None
