@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from rag.api import Engine
+from rag.display import markdown_literal
 from rag.errors import BadInput
 from rag.extractive import ExtractiveGenerator, content_words
 from rag.generation import Draft, Generator
@@ -257,7 +258,7 @@ def finish(engine: Engine, question: str, standalone: str, passages: list[Scored
     elif dropped:
         text += f"\n\n*{dropped} quotation(s) could not be verified in the cited sources and were removed.*"
     if changed := engine.index.changed_sources(q.doc for q in quotes):
-        text += (f"\n\n*{', '.join(changed)} changed after it was indexed: the quotations are verbatim from the indexed "
+        text += (f"\n\n*{', '.join(map(markdown_literal, changed))} changed after it was indexed: the quotations are verbatim from the indexed "
                  "text, and their places may have moved in the file; run `rag ingest` again to update.*")
     return Answer(question=question, standalone_question=standalone, text=text, quotes=quotes, passages=passages,
                   abstained=abstained, dropped_quotes=dropped, generator=generator_name)

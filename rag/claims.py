@@ -273,7 +273,7 @@ def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimRes
     if not isinstance(claim, str) or not claim.strip():
         raise BadInput("the claim is empty; type a statement to check against the documents")
     claim = clean_question(claim, settings.retrieval.max_question_chars)
-    if claim.rstrip(" \"')\u201d\u2019]").endswith(("?", "\uff1f", "\u061f")):  # judged as a claim, a question reads as refuted or unfounded
+    if is_a_question(claim):  # judged as a claim, a question reads as refuted or unfounded
         raise BadInput("this is a question, not a claim: state what you want checked (\"The reform was adopted in May "
                        "1957.\"), or ask the question in the chat")
     core, passages, units = gather(engine, claim)
@@ -288,6 +288,17 @@ def verify_claim(engine, claim: str, settings=None, chat_model=None) -> ClaimRes
         chat_model = make_chat_model(settings.answer)
     name = settings.answer.generator if settings.answer.generator != "extractive" else type(chat_model).__name__
     return judge_with_llm(engine, claim, passages, chat_model, settings, fallback=result, name=name)
+
+
+# how a question opens: "Who ...", "When was ...", "Did ...", "And why ..."
+_ASKING = re.compile(r"(?:and |but |so )?(?:who|whom|whose|what|when|where|why|how|which|is|are|was|were|do|does|did|can|"
+                     r"could|should|would|will|has|have|had)\b", re.IGNORECASE)
+
+
+def is_a_question(text: str) -> bool:
+    """True if the text asks rather than states: it opens as a question does and ends with a question mark ("Lenin
+    set out his theses in What Is To Be Done?" and 'Stalin asked, "Who will remember?"' state something)."""
+    return bool(_ASKING.match(text)) and text.endswith("?")
 
 
 def judge_extractive(engine, claim: str, passages: list[ScoredPassage], units: list[Unit], core: str = "") -> ClaimResult:

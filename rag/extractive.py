@@ -425,8 +425,10 @@ def _starts_mid_sentence(text: str) -> bool:
     return first.islower()
 
 
-# a word, in any alphabet ("Gällivare", "совнархоз"): letters only, as document_vocabulary reads the documents
+# a word, in any alphabet ("Gällivare", "совнархоз"): letters only, as document_vocabulary reads the documents (and
+# their numbers apart: "Shakhty10" is the name and a note's number)
 _WORD = r"[^\W\d_]+"
+_WORD_OR_NUMBER = re.compile(rf"{_WORD}|\d+")
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
@@ -436,10 +438,10 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
 
 
 def shared_words(question: str, vocabulary: set[str]) -> set[str]:
-    """The question's words, stop words aside, that occur in the documents. None: the question is made of stop words,
-    signs or emoji, or is in another language or script, and whatever passages the searches return (they always
-    return their nearest) do not answer it."""
-    words = {w for w in re.findall(_WORD, question.lower()) if w not in STOP_WORDS and len(w) > 1}
+    """The question's words and numbers, stop words aside, that occur in the documents ("What about 1932?" shares the
+    year). None: the question is made of stop words, signs or emoji, or is in another language or script, and
+    whatever passages the searches return (they always return their nearest) do not answer it."""
+    words = {w for w in _WORD_OR_NUMBER.findall(question.lower()) if w not in STOP_WORDS and len(w) > 1}
     return words & vocabulary
 
 
@@ -537,10 +539,10 @@ def _figures(text: str, durations: bool = True) -> set[str]:
 
 
 def document_vocabulary(texts) -> set[str]:
-    """Lower-case words of the documents, in any alphabet, for unknown_names and shared_words."""
+    """Lower-case words and numbers of the documents, in any alphabet, for unknown_names and shared_words."""
     words: set[str] = set()
     for text in texts:
-        words.update(re.findall(_WORD, text.lower()))
+        words.update(_WORD_OR_NUMBER.findall(text.lower()))
     return words
 
 

@@ -87,7 +87,8 @@ def use_bfloat16(precision: str) -> bool:
     """Whether to run the reader in bfloat16: asked for, or (auto) the CPU has native bfloat16 arithmetic (AVX512-BF16
     or AMX), without which bfloat16 is emulated and slower than float32. Not oneDNN's own check, which also passes on
     AVX-512 CPUs without it (Skylake to Tiger Lake, many laptops among them), where bfloat16 is emulated (3-4x slower
-    than float32 by ONNX Runtime's measure; no such CPU here to measure it)."""
+    than float32 by ONNX Runtime's measure; no such CPU here to measure it). ARM CPUs with BF16 (Graviton 3 and 4)
+    read in float32 too, unless asked for bfloat16: unmeasured there."""
     if precision != "auto":
         return precision == "bfloat16"
     import torch

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import re
 import time
 import unicodedata
@@ -26,7 +27,7 @@ def clean_question(question: str, max_chars: int) -> str:
     length bounded."""
     if not isinstance(question, str):
         raise BadInput("the question must be text")
-    text = _TERMINAL_ESCAPE.sub(" ", question)  # pasted from a terminal: "\x1b[31m" is colour, not words
+    text = _TERMINAL_ESCAPE.sub("", question)  # pasted from a terminal: "\x1b[31m" is colour, not words
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = " ".join(text.split())
     if not text:
@@ -38,9 +39,13 @@ def passages_wanted(k: int | None, default: int) -> int:
     """How many passages a search returns: k, or the default where k is None."""
     if k is None:
         return default
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    try:
+        wanted = operator.index(k) if not isinstance(k, bool) else 0  # an int of any kind (numpy's too), not 2.5 or True
+    except TypeError:
+        wanted = 0
+    if wanted < 1:
         raise BadInput(f"the number of passages to return must be a whole number of at least 1, not {k!r}")
-    return k
+    return wanted
 
 
 @functools.cache

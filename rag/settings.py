@@ -89,7 +89,7 @@ class RaySettings(_Group):
 
 
 class RetrievalSettings(_Group):
-    k: int = Field(default=10, description="Passages returned")
+    k: int = Field(default=10, ge=1, description="Passages returned")
     candidates: int = Field(default=50, description="Candidates taken from each of dense and BM25 search before fusion")
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant")
     dense_weight: float = Field(default=1.0, description="Weight of the dense ranking in fusion")

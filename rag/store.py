@@ -45,23 +45,31 @@ from rag.settings import Settings
 from rag.types import Passage, Sentence
 
 FORMAT_VERSION = 2  # 2: sentences.jsonl and sentence_embeddings.npy
-MAX_HINT_FOLDERS = 3  # more source folders than this are not spelled out in a one-line hint
+MAX_HINT_SOURCES = 3  # more source files or folders than this are not spelled out in a one-line hint
 
 
 def rebuild_hint(root: Path, manifest: dict | None = None) -> str:
-    """How to rebuild the index at `root`: from the folders its manifest says its documents came from (a fixed
-    `corpus/` would rebuild an index of other documents from the wrong ones), else with a placeholder for them."""
-    folders = source_folders(manifest)
-    sources = " ".join(shlex.quote(str(f)) for f in folders) if 0 < len(folders) <= MAX_HINT_FOLDERS else "<your documents>"
-    return f"rebuild it with `rag ingest {sources} --index {shlex.quote(str(root))} --rebuild`"
+    """How to rebuild the index at `root` from what its manifest says its documents came from (a fixed `corpus/`
+    would rebuild an index of other documents from the wrong ones): the files themselves when there are a few (a
+    file ingested alone from a folder of others must not bring the others in), else their folders, else a
+    placeholder."""
+    files, folders = source_files(manifest), source_folders(manifest)
+    sources = files if 0 < len(files) <= MAX_HINT_SOURCES else folders if 0 < len(folders) <= MAX_HINT_SOURCES else []
+    named = " ".join(shlex.quote(str(s)) for s in sources) or "DOCUMENTS"
+    return f"rebuild it with `rag ingest {named} --index {shlex.quote(str(root))} --rebuild`"
+
+
+def source_files(manifest: dict | None) -> list[Path]:
+    """The source paths an index's manifest records for its documents, sorted; [] when it records none (or is
+    malformed)."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    entries = files.values() if isinstance(files, dict) else []
+    return sorted({Path(e["source"]) for e in entries if isinstance(e, dict) and isinstance(e.get("source"), str)})
 
 
 def source_folders(manifest: dict | None) -> list[Path]:
-    """The folders an index's documents were ingested from, as its manifest records their source paths: each
-    document's folder, less those inside another of them. [] when the manifest records none (or is malformed)."""
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    entries = files.values() if isinstance(files, dict) else []
-    parents = {Path(e["source"]).parent for e in entries if isinstance(e, dict) and isinstance(e.get("source"), str)}
+    """The folders an index's documents were ingested from: each document's folder, less those inside another."""
+    parents = {f.parent for f in source_files(manifest)}
     return sorted(p for p in parents if not any(p != q and p.is_relative_to(q) for q in parents))
 
 
@@ -129,13 +137,15 @@ class Index:
         return self.texts[file]
 
     def changed_sources(self, files: Iterable[str]) -> list[str]:
-        """Of these indexed documents, those whose source file is no longer as it was indexed (edited, replaced or
-        gone): their citations' lines and characters count the indexed text, which that file no longer holds. A file
-        is hashed again only when its size or modification time changes."""
+        """Of these indexed documents, those whose source file has changed since it was indexed: their citations'
+        lines and characters count the indexed text, which that file no longer holds. A source that cannot be read
+        (moved with the index to another machine, on a mount that is offline) is not reported: nothing is known of it.
+        A file is hashed again only when its size, times or inode change."""
         changed = []
         for file in dict.fromkeys(files):
             entry = self.manifest.get("files", {}).get(file, {})
-            if entry.get("source") and _source_digest(entry["source"]) != entry.get("sha256"):
+            digest = _source_digest(entry["source"]) if entry.get("source") else None
+            if digest is not None and digest != entry.get("sha256"):
                 changed.append(file)
         return changed
 
@@ -355,17 +365,15 @@ def _source_digest(source: str) -> str | None:
     """The SHA-256 of a source file as it is now, None if it cannot be read."""
     try:
         stat = os.stat(source)
-    except OSError:
+        return _digest_of(source, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    except OSError:  # not cached: the file may be back at the next question
         return None
-    return _digest_of(source, stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=1024)
-def _digest_of(source: str, size: int, mtime_ns: int) -> str | None:
-    try:
-        return _sha256(Path(source))
-    except OSError:
-        return None
+def _digest_of(source: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    """_sha256 of a file in the state its stat describes (an edit that keeps size and modification time changes ctime)."""
+    return _sha256(Path(source))
 
 
 def _sha256(path: Path) -> str:

@@ -18,9 +18,12 @@ _HEAD_NUMBER_FIRST = re.compile(r"^[ \t]*+" + _PAGE_NUMBER + r"[ \t]++([^\d\n]{6
 _HEAD_NUMBER_LAST = re.compile(r"^[ \t]*+([^\d\n]{6,70}?)[ \t]+" + _PAGE_NUMBER + r"[ \t]*$", re.MULTILINE)
 _MIN_HEAD_REPEATS = 3
 
-# YAML front matter (Jekyll, Hugo, Pandoc): a "---" line opening the text, "key: value" lines, a closing "---" or "..." line
-_FRONT_MATTER = re.compile(r"\A\s*?^---[ \t]*\n(?=[ \t]*[A-Za-z_][\w -]*:(?:[ \t]|$))(?:.*\n)*?(?:---|\.\.\.)[ \t]*(?:\n|\Z)",
-                           re.MULTILINE)
+# YAML front matter (Jekyll, Hugo, Pandoc): a "---" line opening the text, up to 40 lines of YAML starting with a
+# "key: value" line, a closing "---" or "..." line
+_FRONT_MATTER = re.compile(r"\A\s*?^---[ \t]*\n((?:.*\n){1,40}?)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.MULTILINE)
+_YAML_KEY = r"[ \t]*[A-Za-z_][\w -]*:(?:[ \t].*)?"
+# a line of YAML: "key: value", a list item, a comment, an indented continuation, or blank; not a line of prose
+_YAML_LINE = re.compile(rf"{_YAML_KEY}|[ \t]*(?:- .*|#.*)?|[ \t]+\S.*")
 
 _MD_HEADING = re.compile(r"^[ \t]*+#{1,6}[ \t]++(.*[^ \t#\n])[ \t#]*$", re.MULTILINE)
 # Book headings: "IV. The banking system", "Part 2.", "Chapter 3", possibly wrapped onto the next lines.
@@ -41,7 +44,10 @@ def find_front_matter(text: str) -> tuple[int, int] | None:
     """[start, end) of a YAML front-matter block at the top of a text: facts about the file (rag.loaders reads them),
     not its text, so it is left out of passages, sentences and quotations, as running heads are."""
     m = _FRONT_MATTER.match(text)
-    return (m.start(), m.end()) if m else None
+    lines = m.group(1).splitlines() if m else []
+    if not lines or not re.fullmatch(_YAML_KEY, lines[0]) or not all(_YAML_LINE.fullmatch(line) for line in lines):
+        return None  # a rule, then prose ("---\nChapter 1: The Plan\nProcurements fell..."), is text
+    return m.start(), m.end()
 
 
 def find_running_heads(text: str) -> list[RunningHead]:

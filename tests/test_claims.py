@@ -126,13 +126,16 @@ def test_cli_eval_writes_one_line_per_claim(corpus_engine, tmp_path, capsys, mon
         {"id": "c1", "type": "claim", "claim": PARAPHRASE, "label": "supported", "evidence": []},
         {"id": "q1", "type": "question", "question": "Who headed Gosplan?", "evidence": []},
         {"id": "c2", "type": "claim", "claim": OFF_TOPIC, "label": "not_in_corpus", "evidence": []},
+        {"id": "c3", "type": "claim", "claim": "When was Gosplan set up?", "label": "not_in_corpus", "evidence": []},
     ]
     eval_file.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     assert main(["verify", "--eval", str(eval_file), "--out", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [line["id"] for line in lines] == ["c1", "c2"]
+    assert [line["id"] for line in lines] == ["c1", "c2", "c3"]  # an item that is no claim costs no other its verdict
     assert all(set(line) == {"id", "verdict", "quotes", "reason"} for line in lines)
-    assert [line["verdict"] for line in lines] == [verify_claim(corpus_engine, PARAPHRASE).verdict, "not_in_corpus"]
+    assert [line["verdict"] for line in lines] == [verify_claim(corpus_engine, PARAPHRASE).verdict, "not_in_corpus",
+                                                   "not_in_corpus"]
+    assert "is a question, not a claim" in lines[2]["reason"]
     assert main(["verify", "--eval", str(eval_file)]) == 1
     assert "--out" in capsys.readouterr().err
 

@@ -120,7 +120,9 @@ def test_damaged_index_gives_one_line_with_the_fix(fault, index_copy, shared_emb
     line = search_error(index_copy, capsys)
     for word in words:
         assert word in line, line
-    sources = "<your documents>" if fault in MANIFEST_UNREADABLE else DOCS.resolve()  # the folder it was built from
+    sources = "DOCUMENTS" if fault in MANIFEST_UNREADABLE else DOCS.resolve()  # the folder of its four files
+    if fault == "manifest lacks a document":  # three left: named one by one
+        sources = " ".join(str(DOCS.resolve() / name) for name in ("ocr_book.txt", "planning.md", "turksib.pdf"))
     assert line.endswith(f"; rebuild it with `rag ingest {sources} --index {index_copy} --rebuild`"), line
 
 
@@ -128,12 +130,14 @@ def test_the_rebuild_hint_names_each_source_folder_once_or_none_when_there_are_m
     def manifest(*sources):
         return {"files": {Path(s).name: {"source": s} for s in sources}}
 
-    some = manifest("/docs/a.txt", "/docs/part 2/b.md", "/uploads/c.pdf")
+    few = manifest("/downloads/paper.pdf")  # ingested alone: its folder may hold other files
+    assert rebuild_hint(tmp_path, few) == f"rebuild it with `rag ingest /downloads/paper.pdf --index {tmp_path} --rebuild`"
+    some = manifest("/docs/a.txt", "/docs/part 2/b.md", "/docs/e.txt", "/uploads/c.pdf")
     assert rebuild_hint(tmp_path, some) == f"rebuild it with `rag ingest /docs /uploads --index {tmp_path} --rebuild`"
     many = manifest("/a/1.txt", "/b/2.txt", "/c/3.txt", "/d/4.txt")
     for unknown in (many, manifest(), None, [1, 2]):
-        assert rebuild_hint(tmp_path, unknown) == f"rebuild it with `rag ingest <your documents> --index {tmp_path} --rebuild`"
-    assert "'/my docs'" in rebuild_hint(tmp_path, manifest("/my docs/a.txt"))  # quoted, so the command can be pasted
+        assert rebuild_hint(tmp_path, unknown) == f"rebuild it with `rag ingest DOCUMENTS --index {tmp_path} --rebuild`"
+    assert "'/my docs/a.txt'" in rebuild_hint(tmp_path, manifest("/my docs/a.txt"))  # quoted, to paste
 
 
 def test_missing_index_says_how_to_build_it(tmp_path, shared_embedder, capsys):

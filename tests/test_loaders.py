@@ -225,7 +225,9 @@ def test_markdown_front_matter_is_facts_not_text(tmp_path):
 
 
 @pytest.mark.parametrize("text", ["---\n\nA rule, then prose.\n\n---\n\nMore prose.", "---\nJust a line\n---\nText.",
-                                  "Prose first.\n---\ntitle: x\n---\n", "---\ntitle: never closed\n\nText."])
+                                  "Prose first.\n---\ntitle: x\n---\n", "---\ntitle: never closed\n\nText.",
+                                  "---\nChapter 1: The Plan\n\n## After the crisis\n\nProcurements fell by a third.\n---\nMore.",
+                                  "---\ntitle: x\n" + "tag: y\n" * 45 + "---\nText."])
 def test_only_a_yaml_block_opening_the_text_is_front_matter(text):
     from rag.structure import find_front_matter
 

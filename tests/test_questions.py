@@ -90,7 +90,7 @@ def test_empty_question_on_the_command_line(command, small_index_dir, shared_emb
     assert err.strip() == "error: the question is empty; type a question about the documents"
 
 
-@pytest.mark.parametrize("question", ["the of and is", "?!?... ;;", "\U0001f69c\U0001f69c\U0001f69c", "1927?",
+@pytest.mark.parametrize("question", ["the of and is", "?!?... ;;", "\U0001f69c\U0001f69c\U0001f69c", "9999?",
                                       "Когда была реформа?"])
 def test_a_question_sharing_no_word_with_the_documents_is_declined(question, small_engine):
     """Stop words, signs, emoji or another script: the searches still return their nearest passages, which do not
@@ -106,14 +106,22 @@ def test_words_in_any_alphabet_are_the_documents_words():
     assert shared_words(question, vocabulary) == {"был", "создан", "совнархоз"}
     assert unknown_names(question, vocabulary) == []
     assert unknown_names("When did the line reach Gällivare and Malmö?", vocabulary) == ["Malmö"]
+    assert shared_words("And what about 1957?", vocabulary) == {"1957"}  # a follow-up naming a year only
+    assert unknown_names("What happened at Shakhty?", document_vocabulary(["the trial at Shakhty10 opened"])) == []
 
 
-@pytest.mark.parametrize("claim", ["When was the plan adopted?", "Was the plan adopted in 1929 ?\u201d",
-                                   "\u9762\u5305\u4ef7\u683c\uff1f"])
+@pytest.mark.parametrize("claim", ["When was the plan adopted?", "Was the plan adopted in 1929 ?",
+                                   "and why did the plan fail?"])
 def test_a_question_is_not_judged_as_a_claim(claim, small_engine):
     """Judged as a claim, a question read as refuted ("refuted 95%") or unfounded."""
     with pytest.raises(BadInput, match="is a question, not a claim"):
         verify_claim(small_engine, claim)
+
+
+@pytest.mark.parametrize("claim", ["Lenin set out his theses in What Is To Be Done?", 'Stalin asked, "Who will remember?"',
+                                   "What the plan asked for was never built."])
+def test_a_claim_about_a_question_is_judged(claim, small_engine):
+    assert verify_claim(small_engine, claim).verdict in ("supported", "refuted", "not_in_corpus")
 
 
 @pytest.mark.parametrize("k", [0, -5, 2.5, True, "3"])
@@ -122,8 +130,14 @@ def test_a_search_for_no_or_a_negative_number_of_passages_is_refused(k, small_en
         small_engine.search("What happened to bread prices?", k)
 
 
+def test_a_search_takes_any_kind_of_whole_number(small_engine):
+    import numpy as np
+
+    assert len(small_engine.search("What happened to bread prices?", np.int64(2))) == 2
+
+
 def test_terminal_escape_sequences_are_not_searched():
-    assert clean_question("What was\x01 the \x1b[31mNEP\x1b[0m?", 100) == "What was the NEP ?"
+    assert clean_question("What was\x01 the \x1b[31mNEP\x1b[0m?", 100) == "What was the NEP?"
 
 
 def test_a_long_question_says_how_much_of_it_was_searched(small_index_dir, shared_embedder, capsys, monkeypatch):

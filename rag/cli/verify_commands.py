@@ -58,7 +58,16 @@ def verify_items(engine: Engine, eval_file: Path, settings) -> tuple[list[dict],
     items = load_items(eval_file, "claim")
     if not items:
         raise BadInput(f"{eval_file} has no items of type claim")
-    return items, [verify_claim(engine, item["claim"], settings) for item in items]
+    return items, [_verdict_or_reason(engine, item["claim"], settings) for item in items]
+
+
+def _verdict_or_reason(engine: Engine, claim: str, settings) -> ClaimResult:
+    """The verdict on one claim of a file; an item that is no claim (empty, a question) is "not in corpus" with the
+    reason, so that one bad item does not cost the file its other verdicts."""
+    try:
+        return verify_claim(engine, claim, settings)
+    except BadInput as e:
+        return ClaimResult(claim=str(claim), verdict="not_in_corpus", reason=str(e))
 
 
 def format_result(result: ClaimResult, width: int = 100) -> str:

@@ -15,7 +15,7 @@ from bibtexparser.model import Entry, Field
 
 from rag.api import Engine
 from rag.display import readable
-from rag.types import Answer, DocumentInfo, Quote
+from rag.types import Answer, DocumentInfo, Quote, span_label
 from rag.ui.conversations import Conversation
 from rag.ui.render import lines_label, quote_passage
 
@@ -57,7 +57,8 @@ def reference(engine: Engine, quote: Quote) -> str:
         bits.append(f"{d.container}.")
     where = [p.page_label] if p.page_status != "unknown" else []
     where += [f"section \u201c{readable(p.section)}\u201d"] if p.section else []
-    bits.append(", ".join([*where, f"{quote.doc}, {lines_label(engine, quote.doc, quote.start, quote.end)}"]) + ".")
+    lines = lines_label(engine, quote.doc, quote.start, quote.end)
+    bits.append(", ".join([*where, span_label(quote.doc, quote.start, quote.end, lines)]) + ".")
     return " ".join(bits)
 
 
