@@ -118,7 +118,7 @@ def test_a_dropped_collection_is_a_damaged_index_with_the_rebuild_command(tmp_pa
     ingest([DATA / "docs" / "planning.md"], settings, settings.index_dir, embedder)
     index = load_index(settings.index_dir, settings)
     index.searcher.client.drop_collection(index.manifest["store"]["collection"])
-    with pytest.raises(IndexCorrupt, match=r"collection .* is missing from .*milvus.db; rebuild it with `rag ingest \S*/tests/data/docs --index .* --rebuild`"):
+    with pytest.raises(IndexCorrupt, match=r"collection .* is missing from .*milvus.db; rebuild it with `rag ingest \S*/tests/data/docs/planning\.md --index .* --rebuild`"):
         load_index(settings.index_dir, settings)
     ingest([DATA / "docs" / "planning.md"], settings, settings.index_dir, embedder)  # and an ingest repairs it
     assert load_index(settings.index_dir, settings).searcher.size > 0
