@@ -12,7 +12,7 @@ import numpy as np
 
 from rag.loaders import LoadedFile
 from rag.settings import ChunkingSettings
-from rag.structure import PageMap, RunningHead, find_front_matter, find_headings, find_running_heads
+from rag.structure import PageMap, RunningHead, find_front_matter, find_headings, find_running_heads, furniture_spans
 from rag.text import NOTE_MARKER, MappedText, line_of, line_starts, map_text
 from rag.types import DocumentInfo, Passage, Sentence
 
@@ -48,7 +48,7 @@ def parse_document(loaded: LoadedFile, info: DocumentInfo) -> ParsedDocument:
     if loaded.page_starts:  # PDF page starts are exact: close the last page at the end of the text, so it is marked too
         markers = [*markers, (len(text), loaded.page_starts[-1][1] + 1)]
     front = find_front_matter(text)
-    clean = map_text(text, [*([front] if front else []), *((h.start, h.end) for h in heads)], keep_paragraphs=True)
+    clean = map_text(text, furniture_spans(front, heads), keep_paragraphs=True)
     headings = [(pos, title) for pos, title in find_headings(text) if not front or pos >= front[1]]  # "# a comment" in YAML
     return ParsedDocument(info, text, heads, clean, PageMap(markers, len(text)), headings, line_starts(text))
 

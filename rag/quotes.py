@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.store import Index
-from rag.structure import find_front_matter, find_running_heads
+from rag.structure import find_front_matter, find_running_heads, furniture_spans
 from rag.text import MappedText, map_text, normalize
 from rag.types import Passage, Quote
 
@@ -40,8 +40,7 @@ class Located:
 def _mapped(text: str) -> MappedText:
     """The document as quotations are matched against it: normalized, front matter and page furniture (running heads)
     left out. A quotation may run across a page break, but never includes the running head between its parts."""
-    front = find_front_matter(text)
-    return map_text(text, [*([front] if front else []), *((h.start, h.end) for h in find_running_heads(text))])
+    return map_text(text, furniture_spans(find_front_matter(text), find_running_heads(text)))
 
 
 def text_at(document: str, start: int, end: int) -> str:

@@ -50,6 +50,12 @@ def find_front_matter(text: str) -> tuple[int, int] | None:
     return m.start(), m.end()
 
 
+def furniture_spans(front: tuple[int, int] | None, heads: list[RunningHead]) -> list[tuple[int, int]]:
+    """[start, end) spans of a text that are about it, not of it, left out of its passages, sentences and quotations
+    alike: its front matter (find_front_matter) and its running heads."""
+    return [*([front] if front else []), *((h.start, h.end) for h in heads)]
+
+
 def find_running_heads(text: str) -> list[RunningHead]:
     """Lines that repeat a label with a page number often enough to be running heads."""
     by_label: dict[str, list[RunningHead]] = defaultdict(list)
